@@ -1,0 +1,93 @@
+from django.contrib import admin
+
+from accounts.models import (
+    Account,
+    Contact,
+    DailyAccountUsage,
+    DailyContactUsage,
+    Event,
+    Note,
+    SurveyResponse,
+)
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    extra = 0
+    fields = ("name", "email", "title", "persona", "is_key_contact", "is_active", "last_seen_at")
+    show_change_link = True
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "external_id",
+        "plan",
+        "arr",
+        "currency",
+        "touch_model",
+        "owner",
+        "renewal_date",
+        "status",
+    )
+    list_filter = ("status", "touch_model", "plan", "industry")
+    search_fields = ("name", "domain", "external_id")
+    list_select_related = ("owner",)
+    raw_id_fields = ("parent",)
+    date_hierarchy = "renewal_date"
+    inlines = [ContactInline]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "email", "account", "persona", "is_key_contact", "is_active", "last_seen_at")
+    list_filter = ("persona", "is_key_contact", "is_active")
+    search_fields = ("name", "email", "external_id", "account__name")
+    list_select_related = ("account",)
+    raw_id_fields = ("account",)
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ("name", "account", "contact", "occurred_at", "received_at", "message_id")
+    list_filter = ("name",)
+    search_fields = ("message_id", "name", "account__name")
+    list_select_related = ("account", "contact")
+    raw_id_fields = ("account", "contact")
+    date_hierarchy = "occurred_at"
+    show_full_result_count = False  # counting millions of events on every page is slow
+
+
+@admin.register(DailyAccountUsage)
+class DailyAccountUsageAdmin(admin.ModelAdmin):
+    list_display = ("account", "date", "event_count", "active_contacts", "distinct_events")
+    list_select_related = ("account",)
+    raw_id_fields = ("account",)
+    date_hierarchy = "date"
+
+
+@admin.register(DailyContactUsage)
+class DailyContactUsageAdmin(admin.ModelAdmin):
+    list_display = ("contact", "account", "date", "event_count", "distinct_events")
+    list_select_related = ("contact", "account")
+    raw_id_fields = ("contact", "account")
+    date_hierarchy = "date"
+
+
+@admin.register(SurveyResponse)
+class SurveyResponseAdmin(admin.ModelAdmin):
+    list_display = ("account", "contact", "kind", "score", "responded_at")
+    list_filter = ("kind",)
+    search_fields = ("account__name", "comment")
+    list_select_related = ("account", "contact")
+    raw_id_fields = ("account", "contact")
+
+
+@admin.register(Note)
+class NoteAdmin(admin.ModelAdmin):
+    list_display = ("account", "kind", "author", "occurred_at")
+    list_filter = ("kind",)
+    search_fields = ("account__name", "body")
+    list_select_related = ("account", "author")
+    raw_id_fields = ("account",)

@@ -1,0 +1,25 @@
+"""Create the three role groups. Their permissions are synced after every migrate
+(cs_platform.roles.sync_role_permissions), since permissions of later models do not exist yet."""
+
+from django.db import migrations
+
+ROLES = ("Admin", "CSM", "Viewer")
+
+
+def create_groups(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)
+
+
+def remove_groups(apps, schema_editor):
+    apps.get_model("auth", "Group").objects.filter(name__in=ROLES).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+    ]
+
+    operations = [migrations.RunPython(create_groups, remove_groups)]

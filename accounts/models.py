@@ -1,0 +1,306 @@
+"""Customer accounts and everything observed about them: contacts, usage, surveys, notes."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.choices import (
+    SURVEY_SCORE_RANGE,
+    AccountStatus,
+    NoteKind,
+    Persona,
+    SurveyKind,
+    TouchModel,
+)
+
+
+class Account(models.Model):
+    """A customer company: what it bought, who owns it at our side, and when it renews."""
+
+    external_id = models.CharField(
+        "external id",
+        max_length=255,
+        unique=True,
+        help_text="The id the CRM, billing system or Segment groupId uses for this customer.",
+    )
+    name = models.CharField(max_length=255, db_index=True)
+    domain = models.CharField(max_length=255, blank=True, db_index=True, help_text="e.g. acme.com")
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        help_text="The parent company, for subsidiaries and business units.",
+    )
+    industry = models.CharField(max_length=100, blank=True, db_index=True)
+    employee_count = models.PositiveIntegerField(null=True, blank=True)
+    plan = models.CharField(max_length=100, blank=True, db_index=True)
+    arr = models.DecimalField(
+        "ARR",
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="Annual recurring revenue, in the account's currency.",
+    )
+    currency = models.CharField(max_length=3, default="USD", help_text="ISO 4217 code")
+    licenses_purchased = models.PositiveIntegerField(
+        default=0, help_text="Seats bought; used for license utilisation."
+    )
+    touch_model = models.CharField(
+        max_length=10, choices=TouchModel.choices, default=TouchModel.LOW, db_index=True
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_accounts",
+        help_text="The CSM who owns this account.",
+    )
+    contract_start = models.DateField(null=True, blank=True)
+    renewal_date = models.DateField(null=True, blank=True, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=AccountStatus.choices, default=AccountStatus.ACTIVE, db_index=True
+    )
+    churned_at = models.DateTimeField(null=True, blank=True)
+    traits = models.JSONField(
+        default=dict, blank=True, help_text="Free-form attributes from CRM or Segment traits."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(arr__gte=0), name="account_arr_not_negative"),
+            # A churned account says when; an active one carries no churn date.
+            models.CheckConstraint(
+                condition=(Q(status=AccountStatus.CHURNED) & Q(churned_at__isnull=False))
+                | (Q(status=AccountStatus.ACTIVE) & Q(churned_at__isnull=True)),
+                name="account_churned_at_matches_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(renewal_date__isnull=True)
+                | Q(contract_start__isnull=True)
+                | Q(renewal_date__gte=models.F("contract_start")),
+                name="account_renewal_after_contract_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "status"], name="account_owner_status")]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.parent_id and self.parent_id == self.pk:
+            raise ValidationError({"parent": "An account cannot be its own parent."})
+        if self.status == AccountStatus.CHURNED and not self.churned_at:
+            raise ValidationError({"churned_at": "A churned account needs the date it churned."})
+        if self.status == AccountStatus.ACTIVE and self.churned_at:
+            raise ValidationError({"churned_at": "An active account has no churn date."})
+        if self.renewal_date and self.contract_start and self.renewal_date < self.contract_start:
+            raise ValidationError({"renewal_date": "The renewal date precedes the contract start."})
+
+    @property
+    def is_churned(self) -> bool:
+        return self.status == AccountStatus.CHURNED
+
+
+class Contact(models.Model):
+    """A person at a customer account, with the persona that sets what usage to expect."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts")
+    external_id = models.CharField(
+        "external id",
+        max_length=255,
+        blank=True,
+        help_text="The product's user id (Segment userId). Unique when set.",
+    )
+    email = models.EmailField(blank=True, db_index=True)
+    name = models.CharField(max_length=255, blank=True)
+    title = models.CharField(max_length=255, blank=True)
+    persona = models.CharField(
+        max_length=20, choices=Persona.choices, default=Persona.END_USER, db_index=True
+    )
+    is_key_contact = models.BooleanField(
+        "key contact", default=False, help_text="A change of key contact is a renewal risk."
+    )
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(
+        "active", default=True, help_text="False once the person has left the customer."
+    )
+    traits = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~Q(external_id=""),
+                name="contact_external_id_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "email"],
+                condition=~Q(email=""),
+                name="contact_email_unique_per_account",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "persona"], name="contact_account_persona")]
+
+    def __str__(self):
+        return self.name or self.email or self.external_id or f"Contact {self.pk}"
+
+
+class Event(models.Model):
+    """One raw product-usage event (a Segment track or page call, or a REST-pushed event)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="events")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    name = models.CharField(max_length=200, help_text="The event name, e.g. report_created.")
+    occurred_at = models.DateTimeField(help_text="When it happened, after clock-skew correction.")
+    properties = models.JSONField(default=dict, blank=True)
+    message_id = models.CharField(
+        "message id",
+        max_length=255,
+        unique=True,
+        help_text="The sender's unique id; a repeat is a duplicate and is not counted twice.",
+    )
+    received_at = models.DateTimeField(default=timezone.now, help_text="When we stored it.")
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(fields=["account", "occurred_at"], name="event_account_time"),
+            models.Index(fields=["account", "name", "occurred_at"], name="event_account_name_time"),
+            models.Index(fields=["contact", "occurred_at"], name="event_contact_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class DailyAccountUsage(models.Model):
+    """Per-account usage for one UTC day, rolled up from events."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="daily_usage")
+    date = models.DateField()
+    event_count = models.PositiveIntegerField(default=0)
+    active_contacts = models.PositiveIntegerField(
+        default=0, help_text="Distinct contacts with at least one event that day."
+    )
+    distinct_events = models.PositiveIntegerField(
+        default=0, help_text="Distinct event names that day (feature breadth)."
+    )
+
+    class Meta:
+        verbose_name_plural = "daily account usage"
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "date"], name="daily_account_usage_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.account_id} {self.date}: {self.event_count}"
+
+
+class DailyContactUsage(models.Model):
+    """Per-contact usage for one UTC day, rolled up from events."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="daily_usage")
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="daily_contact_usage"
+    )
+    date = models.DateField()
+    event_count = models.PositiveIntegerField(default=0)
+    distinct_events = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "daily contact usage"
+        ordering = ["-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "date"], name="daily_contact_usage_unique")
+        ]
+        indexes = [models.Index(fields=["account", "date"], name="daily_contact_account_date")]
+
+    def __str__(self):
+        return f"{self.contact_id} {self.date}: {self.event_count}"
+
+
+class SurveyResponse(models.Model):
+    """An NPS (0-10) or CSAT (1-5) answer from a contact."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="survey_responses")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="survey_responses"
+    )
+    kind = models.CharField(max_length=10, choices=SurveyKind.choices, db_index=True)
+    score = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    responded_at = models.DateTimeField(db_index=True)
+    external_id = models.CharField(
+        "external id", max_length=255, blank=True, help_text="The survey tool's response id."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-responded_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind=SurveyKind.NPS) & Q(score__gte=0) & Q(score__lte=10))
+                | (Q(kind=SurveyKind.CSAT) & Q(score__gte=1) & Q(score__lte=5)),
+                name="survey_score_in_range",
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~Q(external_id=""),
+                name="survey_external_id_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "kind", "responded_at"], name="survey_account")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.score}"
+
+    def clean(self):
+        low, high = SURVEY_SCORE_RANGE.get(self.kind, (None, None))
+        if low is not None and self.score is not None and not low <= self.score <= high:
+            raise ValidationError({"score": f"A {self.kind.upper()} score is from {low} to {high}."})
+
+    @property
+    def nps_category(self) -> str | None:
+        """promoter (9-10), passive (7-8) or detractor (0-6); None for CSAT."""
+        if self.kind != SurveyKind.NPS:
+            return None
+        if self.score >= 9:
+            return "promoter"
+        return "passive" if self.score >= 7 else "detractor"
+
+
+class Note(models.Model):
+    """A CSM's note about an account: a call, a meeting, an email or a plain note."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    kind = models.CharField(max_length=10, choices=NoteKind.choices, default=NoteKind.NOTE)
+    body = models.TextField()
+    occurred_at = models.DateTimeField(help_text="When the call or meeting took place.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["account", "occurred_at"], name="note_account_time")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on {self.occurred_at:%Y-%m-%d}"

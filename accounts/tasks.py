@@ -1,0 +1,21 @@
+"""Celery tasks of the accounts app: thin wrappers over accounts.usage."""
+
+from datetime import date, timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from accounts.usage import rebuild_daily_usage
+
+
+@shared_task
+def rebuild_usage_task(start: str, end: str, account_ids: list[int] | None = None) -> dict:
+    """Rebuild roll-ups for ISO dates ``start``..``end``, optionally for some accounts only."""
+    return rebuild_daily_usage(date.fromisoformat(start), date.fromisoformat(end), account_ids)
+
+
+@shared_task
+def rebuild_recent_usage_task(days: int = 2) -> dict:
+    """Nightly reconciliation of the last ``days`` days (late events land in past days)."""
+    today = timezone.now().date()
+    return rebuild_daily_usage(today - timedelta(days=days - 1), today)

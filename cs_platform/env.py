@@ -1,0 +1,131 @@
+"""Typed readers for settings that come from the environment.
+
+Every reader records the variable's name in ``READ_VARIABLES`` so tooling (and a test of
+docker-compose.yml) can tell which variables the settings understand. A bad value raises
+``ConfigError`` naming the variable, which the entry points turn into a one-line message.
+"""
+
+import os
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+READ_VARIABLES: set[str] = set()
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ImproperlyConfigured):
+    """A setting read from the environment is missing or malformed."""
+
+    def __init__(self, name: str, reason: str):
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name}: {reason}")
+
+
+def _raw(name: str) -> str | None:
+    READ_VARIABLES.add(name)
+    return os.environ.get(name)
+
+
+def env_str(name: str, default: str = "") -> str:
+    value = _raw(name)
+    return default if value is None else value.strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(name, f"expected a boolean (true/false, 1/0, yes/no), got {value!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = _raw(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ConfigError(name, f"expected an integer, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {number}")
+    return number
+
+
+def env_choice(name: str, default: str, choices: set[str]) -> str:
+    value = env_str(name, default).upper()
+    if value not in choices:
+        raise ConfigError(name, f"expected one of {', '.join(sorted(choices))}, got {value!r}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = _raw(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_url(name: str, default: str, *, schemes: set[str]) -> str:
+    """A URL whose scheme must be one of ``schemes``; the scheme check catches typos early."""
+    value = env_str(name, default)
+    if not value:
+        return ""
+    scheme = urlsplit(value).scheme
+    if "://" not in value or scheme not in schemes:
+        raise ConfigError(
+            name, f"expected a URL starting with one of {', '.join(sorted(schemes))}://, got {value!r}"
+        )
+    return value
+
+
+DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
+
+
+def env_database(name: str, default: str) -> dict:
+    """Parse a database URL into Django's DATABASES entry, refusing engines we do not support."""
+    url = env_url(name, default, schemes=DATABASE_SCHEMES)
+    if not url:
+        raise ConfigError(name, "must not be empty")
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(name, f"could not be parsed ({exc})") from None
+    if not config.get("NAME"):
+        raise ConfigError(name, "names no database (e.g. postgres://user@host:5432/dbname)")
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # SQLite serves web, worker and beat at once: WAL lets readers run beside a writer,
+        # and IMMEDIATE transactions take the write lock up front instead of failing midway.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    return config
+
+
+def exit_on_config_error() -> None:
+    """Load the settings now; on a configuration mistake exit with one clear line, no traceback.
+
+    Django would otherwise defer the error and later show a long traceback for what is a
+    user's typo in an environment variable.
+    """
+    import importlib
+    import sys
+
+    module = os.environ.get("DJANGO_SETTINGS_MODULE", "cs_platform.settings")
+    try:
+        importlib.import_module(module)
+    except ConfigError as exc:
+        sys.stderr.write(f"Configuration error: {exc}\n")
+        raise SystemExit(2) from None

@@ -1,0 +1,58 @@
+"""The three roles of the product, as Django groups, and how to ask a user about them.
+
+Admin: everything (scorecards, playbooks, users, tokens). CSM: works their book, reads the
+rest. Viewer: read-only. Groups are created by a migration; their permissions are synced
+after every migrate so that models added later are covered too.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+ADMIN = "Admin"
+CSM = "CSM"
+VIEWER = "Viewer"
+ALL_ROLES = (ADMIN, CSM, VIEWER)
+
+APP_LABELS = ("accounts", "journeys", "health", "playbooks")
+
+# Models a CSM may create and edit (their day-to-day work); everything else is read-only.
+CSM_EDITABLE_MODELS = {
+    "accounts": {"contact", "note", "surveyresponse"},
+    "journeys": {"stagetransition", "accountstage", "escalation"},
+}
+
+
+def user_roles(user) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    if user.is_superuser:
+        return {ADMIN}
+    # Cached on the user object: templates and views ask more than once per request.
+    if not hasattr(user, "_cs_roles"):
+        user._cs_roles = set(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
+    return user._cs_roles
+
+
+def has_role(user, *roles: str) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def sync_role_permissions() -> None:
+    """Give each role group the model permissions it stands for (idempotent)."""
+    perms = Permission.objects.filter(content_type__app_label__in=APP_LABELS).select_related(
+        "content_type"
+    )
+    admin, viewer, csm = [], [], []
+    for perm in perms:
+        action = perm.codename.split("_", 1)[0]
+        model = perm.content_type.model
+        admin.append(perm)
+        if action == "view":
+            viewer.append(perm)
+            csm.append(perm)
+        elif action in {"add", "change"} and model in CSM_EDITABLE_MODELS.get(
+            perm.content_type.app_label, set()
+        ):
+            csm.append(perm)
+    for name, wanted in ((ADMIN, admin), (CSM, csm), (VIEWER, viewer)):
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(wanted)

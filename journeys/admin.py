@@ -1,0 +1,30 @@
+from django.contrib import admin
+
+from journeys.models import AccountStage, Escalation, StageTransition
+
+
+@admin.register(AccountStage)
+class AccountStageAdmin(admin.ModelAdmin):
+    list_display = ("account", "stage", "entered_at", "return_stage")
+    list_filter = ("stage",)
+    search_fields = ("account__name",)
+    list_select_related = ("account",)
+    raw_id_fields = ("account",)
+
+
+@admin.register(StageTransition)
+class StageTransitionAdmin(admin.ModelAdmin):
+    list_display = ("account", "from_stage", "to_stage", "moved_at", "moved_by", "rule")
+    list_filter = ("to_stage", "from_stage")
+    search_fields = ("account__name", "reason")
+    list_select_related = ("account", "moved_by")
+    raw_id_fields = ("account",)
+
+
+@admin.register(Escalation)
+class EscalationAdmin(admin.ModelAdmin):
+    list_display = ("title", "account", "severity", "opened_at", "first_response_at", "resolved_at")
+    list_filter = ("severity",)
+    search_fields = ("title", "account__name")
+    list_select_related = ("account",)
+    raw_id_fields = ("account",)

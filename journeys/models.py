@@ -1,0 +1,121 @@
+"""Where each account is in its journey, every move between stages, and escalations."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Account
+from journeys.choices import Severity, Stage
+
+
+class AccountStage(models.Model):
+    """The current journey stage of one account (one row per account)."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="journey")
+    stage = models.CharField(max_length=20, choices=Stage.choices, db_index=True)
+    entered_at = models.DateTimeField(help_text="When the account entered its current stage.")
+    return_stage = models.CharField(
+        max_length=20,
+        choices=Stage.choices,
+        blank=True,
+        help_text="While escalated: the stage to go back to once the escalation is resolved.",
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stage=Stage.ESCALATION) | Q(return_stage=""),
+                name="return_stage_only_while_escalated",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account} – {self.get_stage_display()}"
+
+
+class StageTransition(models.Model):
+    """One move of an account between stages: from, to, when, why, and by whom or which rule."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="stage_transitions")
+    from_stage = models.CharField(
+        max_length=20, choices=Stage.choices, blank=True, help_text="Empty for the first stage."
+    )
+    to_stage = models.CharField(max_length=20, choices=Stage.choices)
+    moved_at = models.DateTimeField(db_index=True)
+    reason = models.TextField(blank=True)
+    moved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="The person who moved it; empty when a rule did.",
+    )
+    rule = models.CharField(
+        max_length=100, blank=True, help_text="The automatic rule that moved it, if any."
+    )
+
+    class Meta:
+        ordering = ["-moved_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_stage=models.F("to_stage")), name="transition_changes_stage"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "moved_at"], name="transition_account_time")]
+
+    def __str__(self):
+        return f"{self.account_id}: {self.from_stage or '∅'} → {self.to_stage}"
+
+
+class Escalation(models.Model):
+    """A customer problem raised to the CS team, from any stage of the journey."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="escalations")
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, db_index=True)
+    opened_at = models.DateTimeField(db_index=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="escalations_owned",
+    )
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_response_at__isnull=True)
+                | Q(first_response_at__gte=models.F("opened_at")),
+                name="escalation_response_after_open",
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True) | Q(resolved_at__gte=models.F("opened_at")),
+                name="escalation_resolved_after_open",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    def clean(self):
+        for field in ("first_response_at", "resolved_at"):
+            value = getattr(self, field)
+            if value and self.opened_at and value < self.opened_at:
+                raise ValidationError({field: "Cannot be before the escalation was opened."})

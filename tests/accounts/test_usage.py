@@ -1,0 +1,66 @@
+from datetime import UTC, date, datetime
+
+import pytest
+
+from accounts.models import DailyAccountUsage, DailyContactUsage
+from accounts.usage import rebuild_daily_usage
+from tests.factories import AccountFactory, ContactFactory, EventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def at(day, hour=12, minute=0):
+    return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.fixture
+def usage():
+    acme, globex = AccountFactory(), AccountFactory()
+    ann, bob = ContactFactory(account=acme), ContactFactory(account=acme)
+    EventFactory(account=acme, contact=ann, name="login", occurred_at=at(2, 9))
+    EventFactory(account=acme, contact=ann, name="report_created", occurred_at=at(2, 10))
+    EventFactory(account=acme, contact=bob, name="login", occurred_at=at(2, 23, 59))
+    EventFactory(account=acme, contact=None, name="import_run", occurred_at=at(3, 0, 0))
+    EventFactory(account=globex, name="login", occurred_at=at(2))
+    return acme, globex, ann, bob
+
+
+def test_it_counts_events_people_and_features_per_account_day(usage):
+    acme, globex, ann, bob = usage
+    assert rebuild_daily_usage(date(2026, 3, 1), date(2026, 3, 3)) == {
+        "account_days": 3,
+        "contact_days": 2,
+    }
+    day2 = DailyAccountUsage.objects.get(account=acme, date=date(2026, 3, 2))
+    assert (day2.event_count, day2.active_contacts, day2.distinct_events) == (3, 2, 2)
+    # Midnight UTC belongs to the next day; an event without a contact counts for the account.
+    day3 = DailyAccountUsage.objects.get(account=acme, date=date(2026, 3, 3))
+    assert (day3.event_count, day3.active_contacts, day3.distinct_events) == (1, 0, 1)
+    ann_day = DailyContactUsage.objects.get(contact=ann, date=date(2026, 3, 2))
+    assert (ann_day.event_count, ann_day.distinct_events, ann_day.account_id) == (2, 2, acme.pk)
+
+
+def test_it_replaces_stale_rows_in_the_range_and_keeps_others(usage):
+    acme, *_ = usage
+    DailyAccountUsage.objects.create(account=acme, date=date(2026, 3, 2), event_count=99)
+    outside = DailyAccountUsage.objects.create(account=acme, date=date(2026, 2, 1), event_count=7)
+    rebuild_daily_usage(date(2026, 3, 2), date(2026, 3, 2))
+    assert DailyAccountUsage.objects.get(account=acme, date=date(2026, 3, 2)).event_count == 3
+    outside.refresh_from_db()
+    assert outside.event_count == 7
+
+
+def test_it_can_rebuild_some_accounts_only(usage):
+    acme, globex, *_ = usage
+    rebuild_daily_usage(date(2026, 3, 1), date(2026, 3, 3), account_ids=[globex.pk])
+    assert set(DailyAccountUsage.objects.values_list("account_id", flat=True)) == {globex.pk}
+
+
+def test_it_refuses_a_range_that_ends_before_it_starts():
+    with pytest.raises(ValueError, match="precedes"):
+        rebuild_daily_usage(date(2026, 3, 2), date(2026, 3, 1))
+
+
+def test_it_runs_a_fixed_number_of_queries_whatever_the_volume(usage, django_assert_max_num_queries):
+    with django_assert_max_num_queries(8):
+        rebuild_daily_usage(date(2026, 3, 1), date(2026, 3, 3))
