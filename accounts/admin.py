@@ -41,7 +41,15 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "email", "account", "persona", "is_key_contact", "is_active", "last_seen_at")
+    list_display = (
+        "__str__",
+        "email",
+        "account",
+        "persona",
+        "is_key_contact",
+        "is_active",
+        "last_seen_at",
+    )
     list_filter = ("persona", "is_key_contact", "is_active")
     search_fields = ("name", "email", "external_id", "account__name")
     list_select_related = ("account",)

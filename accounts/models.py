@@ -274,7 +274,9 @@ class SurveyResponse(models.Model):
     def clean(self):
         low, high = SURVEY_SCORE_RANGE.get(self.kind, (None, None))
         if low is not None and self.score is not None and not low <= self.score <= high:
-            raise ValidationError({"score": f"A {self.kind.upper()} score is from {low} to {high}."})
+            raise ValidationError(
+                {"score": f"A {self.kind.upper()} score is from {low} to {high}."}
+            )
 
     @property
     def nps_category(self) -> str | None:

@@ -17,7 +17,9 @@ BATCH_SIZE = 2000
 
 
 def _day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    return datetime.combine(start, time.min, UTC), datetime.combine(end + timedelta(days=1), time.min, UTC)
+    return datetime.combine(start, time.min, UTC), datetime.combine(
+        end + timedelta(days=1), time.min, UTC
+    )
 
 
 def _batched(iterable, size):
@@ -74,7 +76,9 @@ def rebuild_daily_usage(start: date, end: date, account_ids=None) -> dict[str, i
             counts["account_days"] += len(chunk)
         for chunk in _batched(per_contact.iterator(chunk_size=BATCH_SIZE), BATCH_SIZE):
             DailyContactUsage.objects.bulk_create(
-                DailyContactUsage(contact_id=c, account_id=a, date=d, event_count=n, distinct_events=k)
+                DailyContactUsage(
+                    contact_id=c, account_id=a, date=d, event_count=n, distinct_events=k
+                )
                 for c, a, d, n, k in chunk
             )
             counts["contact_days"] += len(chunk)

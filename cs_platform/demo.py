@@ -108,7 +108,8 @@ PERSONA_RHYTHM = {
 WEEKEND_FACTOR = 0.12
 EVENTS_BY_PERSONA = {
     Persona.ADMIN: [("login", 5), ("dashboard_viewed", 3), ("user_invited", 1),
-                    ("settings_updated", 1), ("integration_configured", 0.3), ("report_created", 1)],
+                    ("settings_updated", 1), ("integration_configured", 0.3),
+                    ("report_created", 1)],
     Persona.CHAMPION: [("login", 4), ("report_created", 3), ("report_shared", 2),
                        ("dashboard_viewed", 3), ("workflow_automated", 1)],
     Persona.END_USER: [("login", 5), ("dashboard_viewed", 4), ("report_created", 1.5),
@@ -147,7 +148,10 @@ ESCALATION_TITLES = [
 NPS_COMMENTS = {
     "promoter": ["Great product, the team relies on it daily.", "Support is excellent."],
     "passive": ["Does the job, reporting could be better.", "Fine, but onboarding took long."],
-    "detractor": ["Too slow and too many bugs lately.", "We are not getting the value we expected."],
+    "detractor": [
+        "Too slow and too many bugs lately.",
+        "We are not getting the value we expected.",
+    ],
 }
 
 
@@ -223,7 +227,7 @@ def ensure_demo_users(password_for) -> list[tuple[str, str, str]]:
 def build_demo_portfolio(
     *, accounts: int, seed: int, days: int, as_of: date, password_for
 ) -> tuple[Counts, list[tuple[str, str, str]]]:
-    """Write a demo portfolio of ``accounts`` accounts with ``days`` days of usage up to ``as_of``."""
+    """Write `accounts` accounts with `days` days of usage up to `as_of`, in one transaction."""
     rng = random.Random(seed)
     counts = Counts()
     now = datetime.combine(as_of, time(hour=20), UTC)
@@ -281,7 +285,8 @@ def _make_accounts(rng, n, seed, as_of, days, users):
                 renewal = _add_years(renewal, 1)
             age = (as_of - contract_start).days
             if roll < 0.19:
-                traj = Trajectory("declining", rng.uniform(0.7, 1.1), rng.randint(days // 3, days - 30))
+                decline_start = rng.randint(days // 3, max(days // 3, days - 30))
+                traj = Trajectory("declining", rng.uniform(0.7, 1.1), decline_start)
             elif roll < 0.27:
                 traj = Trajectory("low", rng.uniform(0.25, 0.45))
             elif age < 100:
@@ -417,11 +422,15 @@ def _write_journeys(rng, accounts, trajectories, as_of, users, counts):
         moves = []  # (datetime, stage, reason, rule)
         start_at = datetime.combine(account.contract_start, time(hour=9), UTC)
         moves.append((start_at, Stage.ONBOARDING, "Handoff from sales completed", "contract_start"))
-        onboarding_days = rng.randint(30, 60) if account.touch_model == "tech" else rng.randint(45, 100)
+        onboarding_days = (
+            rng.randint(30, 60) if account.touch_model == "tech" else rng.randint(45, 100)
+        )
         adoption_at = start_at + timedelta(days=onboarding_days)
         end = account.churned_at or datetime.combine(as_of, time(hour=20), UTC)
         if adoption_at < end:
-            moves.append((adoption_at, Stage.ADOPTION, "Onboarding milestones completed", "milestones_done"))
+            moves.append(
+                (adoption_at, Stage.ADOPTION, "Onboarding milestones completed", "milestones_done")
+            )
         anniversary = _add_years(account.contract_start, 1)
         while True:
             renewal_start = datetime.combine(anniversary - timedelta(days=90), time(hour=6), UTC)
@@ -441,9 +450,17 @@ def _write_journeys(rng, accounts, trajectories, as_of, users, counts):
             opened = end - timedelta(days=rng.randint(1, 40), hours=rng.randint(0, 8))
             if opened > moves[-1][0]:
                 severity = _weighted(
-                    rng, [(Severity.LOW, 0.2), (Severity.MEDIUM, 0.4), (Severity.HIGH, 0.3), (Severity.CRITICAL, 0.1)]
+                    rng,
+                    [
+                        (Severity.LOW, 0.2),
+                        (Severity.MEDIUM, 0.4),
+                        (Severity.HIGH, 0.3),
+                        (Severity.CRITICAL, 0.1),
+                    ],
                 )
-                resolved = opened + timedelta(days=rng.randint(2, 20)) if rng.random() < 0.5 else None
+                resolved = (
+                    opened + timedelta(days=rng.randint(2, 20)) if rng.random() < 0.5 else None
+                )
                 if resolved and resolved >= end:
                     resolved = None
                 escalation = Escalation(
@@ -481,7 +498,9 @@ def _write_journeys(rng, accounts, trajectories, as_of, users, counts):
         last_at, last_stage = moves[-1][0], moves[-1][1]
         return_stage = moves[-2][1] if last_stage == Stage.ESCALATION else ""
         stages.append(
-            AccountStage(account=account, stage=last_stage, entered_at=last_at, return_stage=return_stage)
+            AccountStage(
+                account=account, stage=last_stage, entered_at=last_at, return_stage=return_stage
+            )
         )
     StageTransition.objects.bulk_create(transitions, batch_size=BATCH)
     AccountStage.objects.bulk_create(stages, batch_size=BATCH)
@@ -525,7 +544,13 @@ def _write_surveys_and_notes(rng, accounts, trajectories, start, days, now, coun
         if account.touch_model != TouchModel.TECH:
             for _ in range(rng.randint(0, 4)):
                 kind = _weighted(
-                    rng, [(NoteKind.CALL, 0.4), (NoteKind.MEETING, 0.3), (NoteKind.EMAIL, 0.2), (NoteKind.NOTE, 0.1)]
+                    rng,
+                    [
+                        (NoteKind.CALL, 0.4),
+                        (NoteKind.MEETING, 0.3),
+                        (NoteKind.EMAIL, 0.2),
+                        (NoteKind.NOTE, 0.1),
+                    ],
                 )
                 notes.append(
                     Note(

@@ -83,7 +83,8 @@ def env_url(name: str, default: str, *, schemes: set[str]) -> str:
     scheme = urlsplit(value).scheme
     if "://" not in value or scheme not in schemes:
         raise ConfigError(
-            name, f"expected a URL starting with one of {', '.join(sorted(schemes))}://, got {value!r}"
+            name,
+            f"expected a URL starting with one of {', '.join(sorted(schemes))}://, got {value!r}",
         )
     return value
 
@@ -91,13 +92,13 @@ def env_url(name: str, default: str, *, schemes: set[str]) -> str:
 DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
 
 
-def env_database(name: str, default: str) -> dict:
+def env_database(name: str, default: str, *, conn_max_age: int = 60) -> dict:
     """Parse a database URL into Django's DATABASES entry, refusing engines we do not support."""
     url = env_url(name, default, schemes=DATABASE_SCHEMES)
     if not url:
         raise ConfigError(name, "must not be empty")
     try:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
     except (ValueError, KeyError) as exc:
         raise ConfigError(name, f"could not be parsed ({exc})") from None
     if not config.get("NAME"):

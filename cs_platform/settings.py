@@ -29,7 +29,9 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ConfigError("SECRET_KEY", "is required when DEBUG is off (set DEBUG=true for local use)")
+        raise ConfigError(
+            "SECRET_KEY", "is required when DEBUG is off (set DEBUG=true for local use)"
+        )
     SECRET_KEY = "insecure-dev-only-key-set-SECRET_KEY-in-production-0123456789"
 elif len(SECRET_KEY) < 32 and not DEBUG:
     raise ConfigError("SECRET_KEY", "must be at least 32 characters long when DEBUG is off")
@@ -92,12 +94,16 @@ TEMPLATES = [
 ]
 
 # --- Data ------------------------------------------------------------------------------
-DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cs_platform.sqlite3'}")}
+DATABASES = {
+    "default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cs_platform.sqlite3'}")
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_url("REDIS_URL", "", schemes={"redis", "rediss", "unix"})
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     # Shared between web, worker and beat processes, unlike the per-process local-memory cache.
     CACHES = {
@@ -134,9 +140,7 @@ CELERY_BEAT_SCHEDULE = {
     # Reconcile yesterday's and today's usage roll-ups with the raw events every night.
     "rebuild-recent-usage-rollups": {
         "task": "accounts.tasks.rebuild_recent_usage_task",
-        "schedule": crontab(
-            hour=env_int("ROLLUP_REBUILD_HOUR_UTC", 2, minimum=0), minute=15
-        ),
+        "schedule": crontab(hour=env_int("ROLLUP_REBUILD_HOUR_UTC", 2, minimum=0), minute=15),
     },
 }
 
@@ -176,6 +180,10 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# make run serves static files straight from the apps, without collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Security: safe unless DEBUG is on -------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)

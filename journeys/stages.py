@@ -29,7 +29,9 @@ def move_account(
     return there; any other move clears it.
     """
     if to_stage not in Stage.values:
-        raise StageMoveError(f"Unknown stage {to_stage!r}; expected one of {', '.join(Stage.values)}.")
+        raise StageMoveError(
+            f"Unknown stage {to_stage!r}; expected one of {', '.join(Stage.values)}."
+        )
     at = at or timezone.now()
     with transaction.atomic():
         current = AccountStage.objects.select_for_update().filter(account=account).first()

@@ -54,7 +54,9 @@ class EventFactory(factory.django.DjangoModelFactory):
     account = factory.SubFactory(AccountFactory)
     contact = None
     name = "login"
-    occurred_at = factory.Sequence(lambda n: datetime(2026, 3, 1, 9, tzinfo=UTC) + timedelta(minutes=n))
+    occurred_at = factory.Sequence(
+        lambda n: datetime(2026, 3, 1, 9, tzinfo=UTC) + timedelta(minutes=n)
+    )
     message_id = factory.Sequence(lambda n: f"msg-{n}")
 
 

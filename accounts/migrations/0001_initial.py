@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,199 +16,528 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(help_text='The id the CRM, billing system or Segment groupId uses for this customer.', max_length=255, unique=True, verbose_name='external id')),
-                ('name', models.CharField(db_index=True, max_length=255)),
-                ('domain', models.CharField(blank=True, db_index=True, help_text='e.g. acme.com', max_length=255)),
-                ('industry', models.CharField(blank=True, db_index=True, max_length=100)),
-                ('employee_count', models.PositiveIntegerField(blank=True, null=True)),
-                ('plan', models.CharField(blank=True, db_index=True, max_length=100)),
-                ('arr', models.DecimalField(decimal_places=2, default=0, help_text="Annual recurring revenue, in the account's currency.", max_digits=14, validators=[django.core.validators.MinValueValidator(0)], verbose_name='ARR')),
-                ('currency', models.CharField(default='USD', help_text='ISO 4217 code', max_length=3)),
-                ('licenses_purchased', models.PositiveIntegerField(default=0, help_text='Seats bought; used for license utilisation.')),
-                ('touch_model', models.CharField(choices=[('high', 'High touch'), ('low', 'Low touch'), ('tech', 'Tech touch')], db_index=True, default='low', max_length=10)),
-                ('contract_start', models.DateField(blank=True, null=True)),
-                ('renewal_date', models.DateField(blank=True, db_index=True, null=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('churned', 'Churned')], db_index=True, default='active', max_length=10)),
-                ('churned_at', models.DateTimeField(blank=True, null=True)),
-                ('traits', models.JSONField(blank=True, default=dict, help_text='Free-form attributes from CRM or Segment traits.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('owner', models.ForeignKey(blank=True, help_text='The CSM who owns this account.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_accounts', to=settings.AUTH_USER_MODEL)),
-                ('parent', models.ForeignKey(blank=True, help_text='The parent company, for subsidiaries and business units.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='children', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(
+                        help_text="The id the CRM, billing system or Segment groupId uses for this customer.",
+                        max_length=255,
+                        unique=True,
+                        verbose_name="external id",
+                    ),
+                ),
+                ("name", models.CharField(db_index=True, max_length=255)),
+                (
+                    "domain",
+                    models.CharField(
+                        blank=True, db_index=True, help_text="e.g. acme.com", max_length=255
+                    ),
+                ),
+                ("industry", models.CharField(blank=True, db_index=True, max_length=100)),
+                ("employee_count", models.PositiveIntegerField(blank=True, null=True)),
+                ("plan", models.CharField(blank=True, db_index=True, max_length=100)),
+                (
+                    "arr",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=0,
+                        help_text="Annual recurring revenue, in the account's currency.",
+                        max_digits=14,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                        verbose_name="ARR",
+                    ),
+                ),
+                (
+                    "currency",
+                    models.CharField(default="USD", help_text="ISO 4217 code", max_length=3),
+                ),
+                (
+                    "licenses_purchased",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Seats bought; used for license utilisation."
+                    ),
+                ),
+                (
+                    "touch_model",
+                    models.CharField(
+                        choices=[
+                            ("high", "High touch"),
+                            ("low", "Low touch"),
+                            ("tech", "Tech touch"),
+                        ],
+                        db_index=True,
+                        default="low",
+                        max_length=10,
+                    ),
+                ),
+                ("contract_start", models.DateField(blank=True, null=True)),
+                ("renewal_date", models.DateField(blank=True, db_index=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("churned", "Churned")],
+                        db_index=True,
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                ("churned_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "traits",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Free-form attributes from CRM or Segment traits.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The CSM who owns this account.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="owned_accounts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The parent company, for subsidiaries and business units.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="children",
+                        to="accounts.account",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('external_id', models.CharField(blank=True, help_text="The product's user id (Segment userId). Unique when set.", max_length=255, verbose_name='external id')),
-                ('email', models.EmailField(blank=True, db_index=True, max_length=254)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('title', models.CharField(blank=True, max_length=255)),
-                ('persona', models.CharField(choices=[('admin', 'Admin'), ('end_user', 'End user'), ('champion', 'Champion'), ('executive_sponsor', 'Executive sponsor'), ('billing', 'Billing')], db_index=True, default='end_user', max_length=20)),
-                ('is_key_contact', models.BooleanField(default=False, help_text='A change of key contact is a renewal risk.', verbose_name='key contact')),
-                ('first_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('is_active', models.BooleanField(default=True, help_text='False once the person has left the customer.', verbose_name='active')),
-                ('traits', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="The product's user id (Segment userId). Unique when set.",
+                        max_length=255,
+                        verbose_name="external id",
+                    ),
+                ),
+                ("email", models.EmailField(blank=True, db_index=True, max_length=254)),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("title", models.CharField(blank=True, max_length=255)),
+                (
+                    "persona",
+                    models.CharField(
+                        choices=[
+                            ("admin", "Admin"),
+                            ("end_user", "End user"),
+                            ("champion", "Champion"),
+                            ("executive_sponsor", "Executive sponsor"),
+                            ("billing", "Billing"),
+                        ],
+                        db_index=True,
+                        default="end_user",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "is_key_contact",
+                    models.BooleanField(
+                        default=False,
+                        help_text="A change of key contact is a renewal risk.",
+                        verbose_name="key contact",
+                    ),
+                ),
+                ("first_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "is_active",
+                    models.BooleanField(
+                        default=True,
+                        help_text="False once the person has left the customer.",
+                        verbose_name="active",
+                    ),
+                ),
+                ("traits", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contacts",
+                        to="accounts.account",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'email'],
+                "ordering": ["name", "email"],
             },
         ),
         migrations.CreateModel(
-            name='DailyAccountUsage',
+            name="DailyAccountUsage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('event_count', models.PositiveIntegerField(default=0)),
-                ('active_contacts', models.PositiveIntegerField(default=0, help_text='Distinct contacts with at least one event that day.')),
-                ('distinct_events', models.PositiveIntegerField(default=0, help_text='Distinct event names that day (feature breadth).')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='daily_usage', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField()),
+                ("event_count", models.PositiveIntegerField(default=0)),
+                (
+                    "active_contacts",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Distinct contacts with at least one event that day."
+                    ),
+                ),
+                (
+                    "distinct_events",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Distinct event names that day (feature breadth)."
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="daily_usage",
+                        to="accounts.account",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'daily account usage',
-                'ordering': ['-date'],
+                "verbose_name_plural": "daily account usage",
+                "ordering": ["-date"],
             },
         ),
         migrations.CreateModel(
-            name='DailyContactUsage',
+            name="DailyContactUsage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('event_count', models.PositiveIntegerField(default=0)),
-                ('distinct_events', models.PositiveIntegerField(default=0)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='daily_contact_usage', to='accounts.account')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='daily_usage', to='accounts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField()),
+                ("event_count", models.PositiveIntegerField(default=0)),
+                ("distinct_events", models.PositiveIntegerField(default=0)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="daily_contact_usage",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="daily_usage",
+                        to="accounts.contact",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'daily contact usage',
-                'ordering': ['-date'],
+                "verbose_name_plural": "daily contact usage",
+                "ordering": ["-date"],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='The event name, e.g. report_created.', max_length=200)),
-                ('occurred_at', models.DateTimeField(help_text='When it happened, after clock-skew correction.')),
-                ('properties', models.JSONField(blank=True, default=dict)),
-                ('message_id', models.CharField(help_text="The sender's unique id; a repeat is a duplicate and is not counted twice.", max_length=255, unique=True, verbose_name='message id')),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now, help_text='When we stored it.')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='accounts.account')),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='events', to='accounts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="The event name, e.g. report_created.", max_length=200
+                    ),
+                ),
+                (
+                    "occurred_at",
+                    models.DateTimeField(
+                        help_text="When it happened, after clock-skew correction."
+                    ),
+                ),
+                ("properties", models.JSONField(blank=True, default=dict)),
+                (
+                    "message_id",
+                    models.CharField(
+                        help_text="The sender's unique id; a repeat is a duplicate and is not counted twice.",
+                        max_length=255,
+                        unique=True,
+                        verbose_name="message id",
+                    ),
+                ),
+                (
+                    "received_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, help_text="When we stored it."
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="events",
+                        to="accounts.contact",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at'],
+                "ordering": ["-occurred_at"],
             },
         ),
         migrations.CreateModel(
-            name='Note',
+            name="Note",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('note', 'Note'), ('call', 'Call'), ('meeting', 'Meeting'), ('email', 'Email')], default='note', max_length=10)),
-                ('body', models.TextField()),
-                ('occurred_at', models.DateTimeField(help_text='When the call or meeting took place.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notes', to='accounts.account')),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("note", "Note"),
+                            ("call", "Call"),
+                            ("meeting", "Meeting"),
+                            ("email", "Email"),
+                        ],
+                        default="note",
+                        max_length=10,
+                    ),
+                ),
+                ("body", models.TextField()),
+                (
+                    "occurred_at",
+                    models.DateTimeField(help_text="When the call or meeting took place."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notes",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-occurred_at'],
+                "ordering": ["-occurred_at"],
             },
         ),
         migrations.CreateModel(
-            name='SurveyResponse',
+            name="SurveyResponse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('nps', 'NPS (0-10)'), ('csat', 'CSAT (1-5)')], db_index=True, max_length=10)),
-                ('score', models.PositiveSmallIntegerField()),
-                ('comment', models.TextField(blank=True)),
-                ('responded_at', models.DateTimeField(db_index=True)),
-                ('external_id', models.CharField(blank=True, help_text="The survey tool's response id.", max_length=255, verbose_name='external id')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='survey_responses', to='accounts.account')),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='survey_responses', to='accounts.contact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("nps", "NPS (0-10)"), ("csat", "CSAT (1-5)")],
+                        db_index=True,
+                        max_length=10,
+                    ),
+                ),
+                ("score", models.PositiveSmallIntegerField()),
+                ("comment", models.TextField(blank=True)),
+                ("responded_at", models.DateTimeField(db_index=True)),
+                (
+                    "external_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="The survey tool's response id.",
+                        max_length=255,
+                        verbose_name="external id",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="survey_responses",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="survey_responses",
+                        to="accounts.contact",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-responded_at'],
+                "ordering": ["-responded_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['owner', 'status'], name='account_owner_status'),
+            model_name="account",
+            index=models.Index(fields=["owner", "status"], name="account_owner_status"),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('arr__gte', 0)), name='account_arr_not_negative'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("arr__gte", 0)), name="account_arr_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'churned'), ('churned_at__isnull', False)), models.Q(('status', 'active'), ('churned_at__isnull', True)), _connector='OR'), name='account_churned_at_matches_status'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "churned"), ("churned_at__isnull", False)),
+                    models.Q(("status", "active"), ("churned_at__isnull", True)),
+                    _connector="OR",
+                ),
+                name="account_churned_at_matches_status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('renewal_date__isnull', True), ('contract_start__isnull', True), ('renewal_date__gte', models.F('contract_start')), _connector='OR'), name='account_renewal_after_contract_start'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("renewal_date__isnull", True),
+                    ("contract_start__isnull", True),
+                    ("renewal_date__gte", models.F("contract_start")),
+                    _connector="OR",
+                ),
+                name="account_renewal_after_contract_start",
+            ),
         ),
         migrations.AddIndex(
-            model_name='contact',
-            index=models.Index(fields=['account', 'persona'], name='contact_account_persona'),
+            model_name="contact",
+            index=models.Index(fields=["account", "persona"], name="contact_account_persona"),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('external_id',), name='contact_external_id_unique'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("external_id",),
+                name="contact_external_id_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contact',
-            constraint=models.UniqueConstraint(condition=models.Q(('email', ''), _negated=True), fields=('account', 'email'), name='contact_email_unique_per_account'),
+            model_name="contact",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("email", ""), _negated=True),
+                fields=("account", "email"),
+                name="contact_email_unique_per_account",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dailyaccountusage',
-            constraint=models.UniqueConstraint(fields=('account', 'date'), name='daily_account_usage_unique'),
+            model_name="dailyaccountusage",
+            constraint=models.UniqueConstraint(
+                fields=("account", "date"), name="daily_account_usage_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='dailycontactusage',
-            index=models.Index(fields=['account', 'date'], name='daily_contact_account_date'),
+            model_name="dailycontactusage",
+            index=models.Index(fields=["account", "date"], name="daily_contact_account_date"),
         ),
         migrations.AddConstraint(
-            model_name='dailycontactusage',
-            constraint=models.UniqueConstraint(fields=('contact', 'date'), name='daily_contact_usage_unique'),
+            model_name="dailycontactusage",
+            constraint=models.UniqueConstraint(
+                fields=("contact", "date"), name="daily_contact_usage_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['account', 'occurred_at'], name='event_account_time'),
+            model_name="event",
+            index=models.Index(fields=["account", "occurred_at"], name="event_account_time"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['account', 'name', 'occurred_at'], name='event_account_name_time'),
+            model_name="event",
+            index=models.Index(
+                fields=["account", "name", "occurred_at"], name="event_account_name_time"
+            ),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['contact', 'occurred_at'], name='event_contact_time'),
+            model_name="event",
+            index=models.Index(fields=["contact", "occurred_at"], name="event_contact_time"),
         ),
         migrations.AddIndex(
-            model_name='note',
-            index=models.Index(fields=['account', 'occurred_at'], name='note_account_time'),
+            model_name="note",
+            index=models.Index(fields=["account", "occurred_at"], name="note_account_time"),
         ),
         migrations.AddIndex(
-            model_name='surveyresponse',
-            index=models.Index(fields=['account', 'kind', 'responded_at'], name='survey_account'),
+            model_name="surveyresponse",
+            index=models.Index(fields=["account", "kind", "responded_at"], name="survey_account"),
         ),
         migrations.AddConstraint(
-            model_name='surveyresponse',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'nps'), ('score__gte', 0), ('score__lte', 10)), models.Q(('kind', 'csat'), ('score__gte', 1), ('score__lte', 5)), _connector='OR'), name='survey_score_in_range'),
+            model_name="surveyresponse",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "nps"), ("score__gte", 0), ("score__lte", 10)),
+                    models.Q(("kind", "csat"), ("score__gte", 1), ("score__lte", 5)),
+                    _connector="OR",
+                ),
+                name="survey_score_in_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='surveyresponse',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('external_id',), name='survey_external_id_unique'),
+            model_name="surveyresponse",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("external_id",),
+                name="survey_external_id_unique",
+            ),
         ),
     ]

@@ -6,63 +6,227 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AccountStage',
+            name="AccountStage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stage', models.CharField(choices=[('onboarding', 'Onboarding'), ('adoption', 'Adoption'), ('renewal', 'Renewal'), ('escalation', 'Escalation')], db_index=True, max_length=20)),
-                ('entered_at', models.DateTimeField(help_text='When the account entered its current stage.')),
-                ('return_stage', models.CharField(blank=True, choices=[('onboarding', 'Onboarding'), ('adoption', 'Adoption'), ('renewal', 'Renewal'), ('escalation', 'Escalation')], help_text='While escalated: the stage to go back to once the escalation is resolved.', max_length=20)),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='journey', to='accounts.account')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("onboarding", "Onboarding"),
+                            ("adoption", "Adoption"),
+                            ("renewal", "Renewal"),
+                            ("escalation", "Escalation"),
+                        ],
+                        db_index=True,
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "entered_at",
+                    models.DateTimeField(help_text="When the account entered its current stage."),
+                ),
+                (
+                    "return_stage",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("onboarding", "Onboarding"),
+                            ("adoption", "Adoption"),
+                            ("renewal", "Renewal"),
+                            ("escalation", "Escalation"),
+                        ],
+                        help_text="While escalated: the stage to go back to once the escalation is resolved.",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="journey",
+                        to="accounts.account",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('stage', 'escalation'), ('return_stage', ''), _connector='OR'), name='return_stage_only_while_escalated')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("stage", "escalation"), ("return_stage", ""), _connector="OR"
+                        ),
+                        name="return_stage_only_while_escalated",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Escalation',
+            name="Escalation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=255)),
-                ('description', models.TextField(blank=True)),
-                ('severity', models.CharField(choices=[('low', 'Low'), ('medium', 'Medium'), ('high', 'High'), ('critical', 'Critical')], db_index=True, max_length=10)),
-                ('opened_at', models.DateTimeField(db_index=True)),
-                ('first_response_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='escalations', to='accounts.account')),
-                ('opened_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='escalations_owned', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=255)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("low", "Low"),
+                            ("medium", "Medium"),
+                            ("high", "High"),
+                            ("critical", "Critical"),
+                        ],
+                        db_index=True,
+                        max_length=10,
+                    ),
+                ),
+                ("opened_at", models.DateTimeField(db_index=True)),
+                ("first_response_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="escalations",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "opened_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="escalations_owned",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-opened_at'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('first_response_at__isnull', True), ('first_response_at__gte', models.F('opened_at')), _connector='OR'), name='escalation_response_after_open'), models.CheckConstraint(condition=models.Q(('resolved_at__isnull', True), ('resolved_at__gte', models.F('opened_at')), _connector='OR'), name='escalation_resolved_after_open')],
+                "ordering": ["-opened_at"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("first_response_at__isnull", True),
+                            ("first_response_at__gte", models.F("opened_at")),
+                            _connector="OR",
+                        ),
+                        name="escalation_response_after_open",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("resolved_at__isnull", True),
+                            ("resolved_at__gte", models.F("opened_at")),
+                            _connector="OR",
+                        ),
+                        name="escalation_resolved_after_open",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StageTransition',
+            name="StageTransition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_stage', models.CharField(blank=True, choices=[('onboarding', 'Onboarding'), ('adoption', 'Adoption'), ('renewal', 'Renewal'), ('escalation', 'Escalation')], help_text='Empty for the first stage.', max_length=20)),
-                ('to_stage', models.CharField(choices=[('onboarding', 'Onboarding'), ('adoption', 'Adoption'), ('renewal', 'Renewal'), ('escalation', 'Escalation')], max_length=20)),
-                ('moved_at', models.DateTimeField(db_index=True)),
-                ('reason', models.TextField(blank=True)),
-                ('rule', models.CharField(blank=True, help_text='The automatic rule that moved it, if any.', max_length=100)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stage_transitions', to='accounts.account')),
-                ('moved_by', models.ForeignKey(blank=True, help_text='The person who moved it; empty when a rule did.', null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "from_stage",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("onboarding", "Onboarding"),
+                            ("adoption", "Adoption"),
+                            ("renewal", "Renewal"),
+                            ("escalation", "Escalation"),
+                        ],
+                        help_text="Empty for the first stage.",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "to_stage",
+                    models.CharField(
+                        choices=[
+                            ("onboarding", "Onboarding"),
+                            ("adoption", "Adoption"),
+                            ("renewal", "Renewal"),
+                            ("escalation", "Escalation"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("moved_at", models.DateTimeField(db_index=True)),
+                ("reason", models.TextField(blank=True)),
+                (
+                    "rule",
+                    models.CharField(
+                        blank=True,
+                        help_text="The automatic rule that moved it, if any.",
+                        max_length=100,
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stage_transitions",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "moved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The person who moved it; empty when a rule did.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-moved_at', '-id'],
-                'indexes': [models.Index(fields=['account', 'moved_at'], name='transition_account_time')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('from_stage', models.F('to_stage')), _negated=True), name='transition_changes_stage')],
+                "ordering": ["-moved_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["account", "moved_at"], name="transition_account_time")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("from_stage", models.F("to_stage")), _negated=True),
+                        name="transition_changes_stage",
+                    )
+                ],
             },
         ),
     ]

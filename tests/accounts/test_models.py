@@ -85,7 +85,15 @@ def test_survey_scores_stay_in_their_scale(kind, score, valid):
 
 
 @pytest.mark.parametrize(
-    ("score", "category"), [(10, "promoter"), (9, "promoter"), (8, "passive"), (7, "passive"), (6, "detractor"), (0, "detractor")]
+    ("score", "category"),
+    [
+        (10, "promoter"),
+        (9, "promoter"),
+        (8, "passive"),
+        (7, "passive"),
+        (6, "detractor"),
+        (0, "detractor"),
+    ],
 )
 def test_nps_answers_are_promoters_passives_or_detractors(score, category):
     assert SurveyResponseFactory.build(kind=SurveyKind.NPS, score=score).nps_category == category

@@ -61,6 +61,8 @@ def test_it_refuses_a_range_that_ends_before_it_starts():
         rebuild_daily_usage(date(2026, 3, 2), date(2026, 3, 1))
 
 
-def test_it_runs_a_fixed_number_of_queries_whatever_the_volume(usage, django_assert_max_num_queries):
+def test_it_runs_a_fixed_number_of_queries_whatever_the_volume(
+    usage, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(8):
         rebuild_daily_usage(date(2026, 3, 1), date(2026, 3, 3))

@@ -14,7 +14,10 @@ def test_it_records_every_move_with_reason_and_author(csm):
     move_account(account, Stage.ONBOARDING, rule="contract_start")
     move_account(account, Stage.ADOPTION, reason="Went live", by=csm)
     moves = list(StageTransition.objects.filter(account=account).order_by("moved_at", "id"))
-    assert [(m.from_stage, m.to_stage) for m in moves] == [("", "onboarding"), ("onboarding", "adoption")]
+    assert [(m.from_stage, m.to_stage) for m in moves] == [
+        ("", "onboarding"),
+        ("onboarding", "adoption"),
+    ]
     assert moves[1].moved_by == csm and moves[1].reason == "Went live" and moves[1].rule == ""
     assert AccountStage.objects.get(account=account).stage == Stage.ADOPTION
 

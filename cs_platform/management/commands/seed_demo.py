@@ -35,7 +35,9 @@ def _iso_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--as-of must be a date like 2026-01-31, got {value!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--as-of must be a date like 2026-01-31, got {value!r}"
+        ) from None
 
 
 def _random_password(username: str) -> str:

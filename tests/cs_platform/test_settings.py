@@ -1,0 +1,97 @@
+"""Settings come from the environment; a mistake stops start-up with one clear line."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "a-long-production-secret-key-for-the-deploy-check-0123456789",
+    "ALLOWED_HOSTS": "cs.example.com",
+    "DATABASE_URL": "postgres://cs:secret@db.internal:5432/cs_platform",
+    "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+    "REDIS_URL": "redis://redis.internal:6379/1",
+}
+
+
+def run(args, env, tmp_path):
+    base = {"PATH": os.environ["PATH"], "CS_VAR_DIR": str(tmp_path)}
+    return subprocess.run(
+        args, cwd=REPO, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
+
+
+def manage(*args, env, tmp_path):
+    return run([sys.executable, "manage.py", *args], env, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "reason"),
+    [
+        ({"DEBUG": "true", "DATABASE_URL": "not a url"}, "DATABASE_URL", "expected a URL"),
+        ({"DEBUG": "true", "DATABASE_URL": "mysql://u@h/db"}, "DATABASE_URL", "postgres"),
+        (
+            {"DEBUG": "true", "DATABASE_URL": "postgres://u@h:5432/"},
+            "DATABASE_URL",
+            "names no database",
+        ),
+        ({"DEBUG": "true", "DATABASE_URL": "postgres://u@h:notaport/db"}, "DATABASE_URL", "parsed"),
+        ({"DEBUG": "maybe"}, "DEBUG", "expected a boolean"),
+        ({"DEBUG": "false", "ALLOWED_HOSTS": "x"}, "SECRET_KEY", "required when DEBUG is off"),
+        ({"DEBUG": "false", "SECRET_KEY": "short", "ALLOWED_HOSTS": "x"}, "SECRET_KEY", "32"),
+        ({"DEBUG": "false", "SECRET_KEY": "k" * 40}, "ALLOWED_HOSTS", "required"),
+        ({"DEBUG": "true", "CELERY_BROKER_URL": "http://broker"}, "CELERY_BROKER_URL", "redis"),
+        ({"DEBUG": "true", "REDIS_URL": "localhost:6379"}, "REDIS_URL", "expected a URL"),
+        ({"DEBUG": "true", "SECURE_HSTS_SECONDS": "soon"}, "SECURE_HSTS_SECONDS", "integer"),
+        ({"DEBUG": "true", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "expected one of"),
+    ],
+)
+def test_a_bad_variable_stops_start_up_naming_it(env, variable, reason, tmp_path):
+    result = manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"Configuration error: {variable}: ")
+    assert reason in result.stderr
+
+
+def test_the_worker_refuses_a_bad_variable_the_same_way(tmp_path):
+    celery = str(Path(sys.executable).with_name("celery"))
+    result = run(
+        [celery, "-A", "cs_platform", "inspect", "ping"],
+        {"DEBUG": "true", "DATABASE_URL": "nope"},
+        tmp_path,
+    )
+    assert result.returncode == 2
+    assert "Configuration error: DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_values_pass_the_deploy_check(tmp_path):
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION, tmp_path=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_debug_mode_needs_nothing_but_python(tmp_path):
+    """`make run` defaults: SQLite file, filesystem broker and cache, all under var/."""
+    probe = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps([s.DATABASES['default']['ENGINE'], str(s.DATABASES['default']['NAME']), "
+        "s.CELERY_BROKER_URL, s.CACHES['default']['BACKEND']]))"
+    )
+    result = run(
+        [sys.executable, "-c", probe],
+        {"DEBUG": "true", "DJANGO_SETTINGS_MODULE": "cs_platform.settings"},
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    engine, name, broker, cache = __import__("json").loads(result.stdout)
+    assert engine == "django.db.backends.sqlite3" and name.startswith(str(tmp_path))
+    assert broker == "filesystem://"
+    assert cache.endswith("FileBasedCache")
