@@ -22,7 +22,7 @@ run: export DEBUG ?= true
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --if-empty
-	@echo "Dashboard: http://127.0.0.1:8000  (Ctrl-C stops web, worker and beat)"
+	@echo "Dashboard: http://127.0.0.1:$${WEB_PORT:-8000}  (Ctrl-C stops web, worker and beat)"
 	$(BIN)/honcho start -f Procfile
 
 lint: $(STAMP)
@@ -38,7 +38,7 @@ test: lint
 
 # Benchmarks with their floors, one JSON line per result. BENCH_SIZE sets the data size.
 bench: $(STAMP)
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	@$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -228,6 +228,8 @@ def build_demo_portfolio(
     *, accounts: int, seed: int, days: int, as_of: date, password_for
 ) -> tuple[Counts, list[tuple[str, str, str]]]:
     """Write `accounts` accounts with `days` days of usage up to `as_of`, in one transaction."""
+    if days < 30 or accounts < 1:
+        raise ValueError("a demo portfolio needs at least 1 account and 30 days of history")
     rng = random.Random(seed)
     counts = Counts()
     now = datetime.combine(as_of, time(hour=20), UTC)

@@ -122,6 +122,7 @@ CELERY_BROKER_URL = env_url(
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # The embedded broker: messages are files under var/, shared by web, worker and beat.
     _queue_dir = VAR_DIR / "celery-broker"
+    _queue_dir.mkdir(exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
