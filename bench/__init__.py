@@ -1,0 +1,1 @@
+"""Benchmarks with their floors: ``python -m bench`` (``make bench``). See bench/README.md."""

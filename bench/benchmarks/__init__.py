@@ -1,0 +1,1 @@
+"""Every module here is imported by the runner; each registers benchmarks with @benchmark."""

@@ -1,0 +1,169 @@
+"""``python -m bench``: generate data in the bench database, run benchmarks, print JSON lines.
+
+stdout carries only the result lines (one JSON object each); everything else goes to stderr.
+"""
+
+import argparse
+import contextlib
+import os
+import secrets
+import sys
+from collections.abc import MutableMapping
+from pathlib import Path
+
+from bench.database import BenchDatabase, bench_database, var_dir
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_SIZE = 300
+DEFAULT_REPEAT = 5
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number, got {value!r}"
+        ) from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def parse_args(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run the benchmarks beside their floors on generated data; "
+        "print one JSON line per benchmark.",
+    )
+    parser.add_argument(
+        "--size",
+        type=positive_int,
+        help=f"accounts to generate (default: $BENCH_SIZE, else {DEFAULT_SIZE})",
+    )
+    parser.add_argument(
+        "--only", nargs="+", action="extend", default=[], metavar="NAME", help="run only these"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=DEFAULT_REPEAT,
+        help=f"timed runs per callable; the median is reported (default {DEFAULT_REPEAT})",
+    )
+    parser.add_argument(
+        "--keep-db",
+        action="store_true",
+        help="reuse the bench database if it holds data of the same size",
+    )
+    args = parser.parse_args(argv)
+    if args.size is None:
+        raw = os.environ.get("BENCH_SIZE", "").strip()
+        try:
+            args.size = positive_int(raw) if raw else DEFAULT_SIZE
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"BENCH_SIZE: {exc}")
+    return parser, args
+
+
+def configure_environment(target: BenchDatabase, env: MutableMapping[str, str]) -> None:
+    """Point the settings at the bench database, with local-only defaults for the rest."""
+    env["DATABASE_URL"] = target.url
+    env.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings")
+    # DEBUG off: with it on Django keeps every query in memory, skewing time and peak memory.
+    env.setdefault("DEBUG", "false")
+    if not env.get("SECRET_KEY", "").strip():
+        env["SECRET_KEY"] = secrets.token_urlsafe(48)  # throwaway: only this process signs
+    hosts = [h.strip() for h in env.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
+    if "testserver" not in hosts:  # the host django.test.Client sends
+        env["ALLOWED_HOSTS"] = ",".join([*hosts, "testserver"])
+    # The test client speaks plain HTTP; a redirect to HTTPS would be timed instead of the page.
+    env["SECURE_SSL_REDIRECT"] = "false"
+
+
+def serve_static_without_manifest() -> None:
+    """Let pages render in a checkout that never ran collectstatic.
+
+    With DEBUG off, {% static %} looks names up in collectstatic's manifest and fails without
+    one. The plain storage builds the same URLs from the name alone, a cost as small as the
+    manifest's dict lookup, so page timings stay representative.
+    """
+    import warnings
+
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    override_settings(STORAGES={**settings.STORAGES, "staticfiles": plain}).enable()
+    # WhiteNoise warns that STATIC_ROOT is missing, for the same reason.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
+
+
+def main(argv=None) -> int:
+    parser, args = parse_args(argv)
+    try:
+        target = bench_database(os.environ.get("DATABASE_URL"), var_dir(BASE_DIR))
+    except ValueError as exc:
+        parser.error(f"DATABASE_URL: {exc}")
+    configure_environment(target, os.environ)
+
+    # Anything a benchmark or Django prints goes to stderr: stdout is for result lines only.
+    out = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        import django
+
+        from cs_platform.env import exit_on_config_error
+
+        exit_on_config_error()
+        django.setup()
+        serve_static_without_manifest()
+
+        from bench.registry import discover
+
+        benchmarks = discover()
+        unknown = sorted(set(args.only) - set(benchmarks))
+        if unknown:
+            parser.error(
+                f"argument --only: unknown benchmark {', '.join(unknown)} "
+                f"(known: {', '.join(benchmarks)})"
+            )
+        names = list(dict.fromkeys(args.only)) or list(benchmarks)
+
+        from django.conf import settings
+        from django.db import Error as DjangoDatabaseError
+        from psycopg2 import Error as PsycopgError
+
+        from bench.data import log, prepare
+
+        if settings.DEBUG:
+            log("warning: DEBUG is on; Django records every query, inflating time and memory")
+        try:
+            ctx = prepare(target, args.size, args.keep_db)
+        except (DjangoDatabaseError, PsycopgError) as exc:
+            log(f"cannot prepare the bench database {target.name}: {exc}".strip())
+            return 1
+        run(benchmarks, names, ctx, args.repeat, out)
+    return 0
+
+
+def run(benchmarks, names, ctx, repeat, out) -> None:
+    from bench.data import log
+    from bench.registry import as_case
+    from bench.runner import measure, result_line
+
+    for name in names:
+        log(f"{name}: measuring ({repeat} runs each of subject and floor)")
+        case = as_case(benchmarks[name](ctx))
+        try:
+            result = measure(
+                name,
+                case.subject,
+                case.floor,
+                size=ctx.size,
+                days=ctx.days,
+                repeat=repeat,
+                db=ctx.db,
+            )
+        finally:
+            if case.teardown:
+                case.teardown()
+        print(result_line(result), file=out, flush=True)
