@@ -11,8 +11,23 @@ def main():
 
     exit_on_config_error()
     from django.core.management import execute_from_command_line
+    from django.db import OperationalError
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except OperationalError as exc:
+        # Most often an unreachable or missing database: say so in one line.
+        if "--traceback" in sys.argv:
+            raise
+        from django.conf import settings
+
+        db = settings.DATABASES["default"]
+        where = f"{db.get('HOST') or 'local file'} / {db['NAME']}"
+        sys.stderr.write(
+            f"Database error ({where}; check DATABASE_URL): {str(exc).strip()}\n"
+            "Run again with --traceback for details.\n"
+        )
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -95,3 +95,11 @@ def test_debug_mode_needs_nothing_but_python(tmp_path):
     assert engine == "django.db.backends.sqlite3" and name.startswith(str(tmp_path))
     assert broker == "filesystem://"
     assert cache.endswith("FileBasedCache")
+
+
+def test_an_unreachable_database_is_reported_in_one_line(tmp_path):
+    env = {"DEBUG": "true", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/nowhere"}
+    result = manage("migrate", env=env, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Database error (127.0.0.1 / nowhere; check DATABASE_URL)")
