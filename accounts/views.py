@@ -1,12 +1,12 @@
-"""Dashboard pages of the accounts app. Every page requires login; all roles may read."""
+"""Dashboard pages of the accounts app. Each view declares the roles it admits."""
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import render
 
 from accounts.choices import AccountStatus, TouchModel
 from accounts.models import Account
+from cs_platform.roles import ALL_ROLES, role_required
 
 PAGE_SIZE = 50
 SORTS = {
@@ -18,7 +18,7 @@ SORTS = {
 }
 
 
-@login_required
+@role_required(*ALL_ROLES)
 def account_list(request):
     """The home page: the portfolio, searchable and filterable, one query for the rows."""
     params = request.GET

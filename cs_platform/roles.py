@@ -56,3 +56,25 @@ def sync_role_permissions() -> None:
     for name, wanted in ((ADMIN, admin), (CSM, csm), (VIEWER, viewer)):
         group, _ = Group.objects.get_or_create(name=name)
         group.permissions.set(wanted)
+
+
+def role_required(*allowed: str):
+    """View decorator: log in first; then only users holding one of ``allowed`` get in (403)."""
+    from functools import wraps
+
+    from django.contrib.auth.views import redirect_to_login
+    from django.core.exceptions import PermissionDenied
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not has_role(request.user, *allowed):
+                raise PermissionDenied(f"This page is for: {', '.join(allowed)}.")
+            return view(request, *args, **kwargs)
+
+        wrapper.allowed_roles = allowed
+        return wrapper
+
+    return decorator

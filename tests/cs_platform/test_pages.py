@@ -63,6 +63,13 @@ def test_every_role_can_read_the_account_list(client, make_user, role):
     assert b"Globex" in response.content
 
 
+def test_a_user_without_a_role_is_refused(client, make_user):
+    client.force_login(make_user("nobody", role=None))
+    response = client.get(reverse("home"))
+    assert response.status_code == 403
+    assert b"Not allowed" in response.content
+
+
 def test_the_account_list_filters_and_searches(client, csm):
     mine = AccountFactory(name="Mine Inc", owner=csm, touch_model=TouchModel.HIGH)
     AccountFactory(name="Theirs Ltd", domain="theirs.example")
