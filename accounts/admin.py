@@ -5,6 +5,7 @@ from accounts.models import (
     Contact,
     DailyAccountUsage,
     DailyContactUsage,
+    DirtyAccount,
     Event,
     Note,
     SurveyResponse,
@@ -98,4 +99,11 @@ class NoteAdmin(admin.ModelAdmin):
     list_filter = ("kind",)
     search_fields = ("account__name", "body")
     list_select_related = ("account", "author")
+    raw_id_fields = ("account",)
+
+
+@admin.register(DirtyAccount)
+class DirtyAccountAdmin(admin.ModelAdmin):
+    list_display = ("account", "marked_at")
+    list_select_related = ("account",)
     raw_id_fields = ("account",)

@@ -306,3 +306,22 @@ class Note(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} on {self.occurred_at:%Y-%m-%d}"
+
+
+class DirtyAccount(models.Model):
+    """An account whose data changed since its health was last computed.
+
+    Marked in the same transaction as the data itself, so a committed change is never lost
+    for recompute; the health worker drains these rows every few seconds.
+    """
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    marked_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = "account awaiting health recompute"
+
+    def __str__(self):
+        return f"{self.account_id} since {self.marked_at:%H:%M:%S}"

@@ -1,0 +1,19 @@
+"""Marking accounts for health recompute (health drains the marks; accounts only sets them)."""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from accounts.models import DirtyAccount
+from accounts.signals import accounts_changed
+
+
+def mark_dirty(account_ids: Iterable[int]) -> None:
+    """Mark accounts in the caller's transaction; announce it once the data is committed."""
+    ids = sorted({int(i) for i in account_ids if i is not None})
+    if not ids:
+        return
+    DirtyAccount.objects.bulk_create(
+        [DirtyAccount(account_id=i) for i in ids], ignore_conflicts=True, batch_size=2000
+    )
+    transaction.on_commit(lambda: accounts_changed.send(sender=DirtyAccount, account_ids=ids))
