@@ -28,6 +28,7 @@ RUN pip install . \
 RUN SECRET_KEY=collectstatic-build-only-key-never-used-at-runtime-0123456789 \
     ALLOWED_HOSTS=localhost \
     DEBUG=false \
+    EMBEDDED_SERVICES=true \
     python manage.py collectstatic --noinput
 
 # Settings create var/ (CS_VAR_DIR) on import; the app user must be able to write there.

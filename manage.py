@@ -11,12 +11,12 @@ def main():
 
     exit_on_config_error()
     from django.core.management import execute_from_command_line
-    from django.db import OperationalError
+    from django.db import DatabaseError
 
     try:
         execute_from_command_line(sys.argv)
-    except OperationalError as exc:
-        # Most often an unreachable or missing database: say so in one line.
+    except DatabaseError as exc:
+        # An unreachable database, or one not migrated yet: say so in one line.
         if "--traceback" in sys.argv:
             raise
         from django.conf import settings

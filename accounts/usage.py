@@ -61,29 +61,37 @@ def rebuild_daily_usage(start: date, end: date, account_ids=None) -> dict[str, i
                 DailyAccountUsage,
                 ["account_id", "date", "event_count", "active_contacts", "distinct_events"],
                 per_account,
+                unique=["account_id", "date"],
             ),
             "contact_days": _insert_from_select(
                 DailyContactUsage,
                 ["contact_id", "account_id", "date", "event_count", "distinct_events"],
                 per_contact,
+                unique=["contact_id", "date"],
             ),
         }
     return counts
 
 
-def _insert_from_select(model, columns: list[str], queryset) -> int:
-    """INSERT INTO model (columns) SELECT ...: the rows never travel through Python.
+def _insert_from_select(model, columns: list[str], queryset, unique: list[str]) -> int:
+    """INSERT INTO model (columns) SELECT ... ON CONFLICT DO UPDATE: rows stay in the database.
 
     The SELECT is the ORM's own SQL for ``queryset`` (whose values_list matches ``columns``
-    in order), so the date truncation stays correct on every database backend.
+    in order), so the date truncation is right on every backend. The upsert makes two
+    concurrent rebuilds of the same account-day (two ingest requests) both succeed, the
+    later one winning, instead of one failing on the unique constraint.
     """
     select_sql, params = queryset.query.sql_with_params()
     quote = connection.ops.quote_name
-    column_list = ", ".join(
-        quote(model._meta.get_field(c.removesuffix("_id")).column) for c in columns
-    )
+
+    def column(name):
+        return quote(model._meta.get_field(name.removesuffix("_id")).column)
+
+    updates = ", ".join(f"{column(c)} = EXCLUDED.{column(c)}" for c in columns if c not in unique)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {quote(model._meta.db_table)} ({column_list}) {select_sql}", params
+            f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(column, columns))}) "
+            f"{select_sql} ON CONFLICT ({', '.join(map(column, unique))}) DO UPDATE SET {updates}",
+            params,
         )
         return cursor.rowcount

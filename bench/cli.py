@@ -78,6 +78,8 @@ def configure_environment(target: BenchDatabase, env: MutableMapping[str, str]) 
         env["ALLOWED_HOSTS"] = ",".join([*hosts, "testserver"])
     # The test client speaks plain HTTP; a redirect to HTTPS would be timed instead of the page.
     env["SECURE_SSL_REDIRECT"] = "false"
+    # One process on one machine: no broker is needed, the bench database is named above.
+    env.setdefault("EMBEDDED_SERVICES", "true")
 
 
 def serve_static_without_manifest() -> None:

@@ -3,10 +3,10 @@ from django.db.models.signals import post_migrate
 
 
 def _sync_roles(sender, **kwargs):
-    from cs_platform.roles import APP_LABELS, sync_role_permissions
+    from cs_platform.roles import ADMIN_ONLY_APP_LABELS, APP_LABELS, sync_role_permissions
 
     # Our apps' permissions exist by now (auth's own post_migrate receiver runs first).
-    if sender.label not in APP_LABELS:
+    if sender.label not in APP_LABELS + ADMIN_ONLY_APP_LABELS:
         return
 
     sync_role_permissions()

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.choices import AccountStatus, NoteKind, Persona, SurveyKind, TouchModel
 from accounts.models import Account, Contact, Event, Note, SurveyResponse
@@ -232,7 +233,8 @@ def build_demo_portfolio(
         raise ValueError("a demo portfolio needs at least 1 account and 30 days of history")
     rng = random.Random(seed)
     counts = Counts()
-    now = datetime.combine(as_of, time(hour=20), UTC)
+    # Nothing happens after the real present, even when seeding in the morning.
+    now = min(datetime.combine(as_of, time(hour=20), UTC), timezone.now())
     window_start = as_of - timedelta(days=days - 1)
     with transaction.atomic():
         logins = ensure_demo_users(password_for)
@@ -325,7 +327,8 @@ def _link_parents(rng, accounts, plans):
     parents = [a for a in accounts if plans[a.external_id].name == "Enterprise"]
     if not parents:
         return
-    children = [a for a in accounts if a not in parents and rng.random() < 0.04]
+    parent_ids = {a.pk for a in parents}
+    children = [a for a in accounts if a.pk not in parent_ids and rng.random() < 0.04]
     for child in children:
         child.parent = rng.choice(parents)
     Account.objects.bulk_update(children, ["parent"], batch_size=BATCH)
@@ -373,7 +376,7 @@ def _write_contacts_and_events(rng, accounts, plans, trajectories, seed, start, 
             activity, per_day = PERSONA_RHYTHM[persona]
             activity *= rng.uniform(0.6, 1.3)  # people differ
             names = EVENTS_BY_PERSONA[persona]
-            last_seen = None
+            last_seen = first_event = None
             contract_offset = (account.contract_start - start).days
             for day in range(max(0, contract_offset), days):
                 if left_day is not None and day >= left_day:
@@ -394,9 +397,12 @@ def _write_contacts_and_events(rng, accounts, plans, trajectories, seed, start, 
                         (len(contacts), _weighted(rng, names), occurred, rng.getrandbits(64))
                     )
                     last_seen = max(last_seen, occurred) if last_seen else occurred
+                    first_event = first_event or occurred
             contact.last_seen_at = last_seen
-            if last_seen and contact.first_seen_at > last_seen:
-                contact.first_seen_at = last_seen
+            if first_event:
+                contact.first_seen_at = first_event
+            if account.churned_at:
+                contact.is_active = False
             contacts.append(contact)
     Contact.objects.bulk_create(contacts, batch_size=BATCH)
     counts.contacts += len(contacts)
@@ -440,8 +446,8 @@ def _write_journeys(rng, accounts, trajectories, as_of, users, counts):
                 break
             moves.append((renewal_start, Stage.RENEWAL, "Renewal within 90 days", "renewal_window"))
             renewed_at = datetime.combine(anniversary, time(hour=12), UTC)
-            if renewed_at >= end:
-                break
+            if renewed_at >= end or (account.churned_at and anniversary >= account.renewal_date):
+                break  # a churned account left at this renewal instead of renewing
             moves.append((renewed_at, Stage.ADOPTION, "Renewed for another year", "renewed"))
             anniversary = _add_years(anniversary, 1)
 
@@ -511,6 +517,13 @@ def _write_journeys(rng, accounts, trajectories, as_of, users, counts):
     counts.escalations = len(escalations)
 
 
+def _day_while_customer(rng, account, start: date, now: datetime) -> date:
+    """A day in the window on which the account was a customer (after start, before churn)."""
+    first = max(start, account.contract_start)
+    last = (account.churned_at or now).date()
+    return first + timedelta(days=rng.randint(0, max(0, (last - first).days)))
+
+
 def _write_surveys_and_notes(rng, accounts, trajectories, start, days, now, counts):
     contacts_by_account: dict[int, list[Contact]] = {}
     for contact in Contact.objects.filter(account__in=accounts).only("id", "account_id", "persona"):
@@ -532,7 +545,7 @@ def _write_surveys_and_notes(rng, accounts, trajectories, start, days, now, coun
             for person in rng.sample(people, k=min(len(people), rng.randint(1, 3))):
                 score = rng.randint(*score_range)
                 category = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
-                responded = start + timedelta(days=rng.randint(0, days - 1))
+                responded = _day_while_customer(rng, account, start, now)
                 surveys.append(
                     SurveyResponse(
                         account=account,
@@ -540,7 +553,7 @@ def _write_surveys_and_notes(rng, accounts, trajectories, start, days, now, coun
                         kind=SurveyKind.NPS,
                         score=score,
                         comment=rng.choice(NPS_COMMENTS[category]) if rng.random() < 0.5 else "",
-                        responded_at=_at(responded, rng),
+                        responded_at=min(_at(responded, rng), now),
                     )
                 )
         if account.touch_model != TouchModel.TECH:
@@ -560,7 +573,9 @@ def _write_surveys_and_notes(rng, accounts, trajectories, start, days, now, coun
                         author=account.owner,
                         kind=kind,
                         body=rng.choice(NOTE_TEXTS[kind]),
-                        occurred_at=_at(start + timedelta(days=rng.randint(0, days - 1)), rng),
+                        occurred_at=min(
+                            _at(_day_while_customer(rng, account, start, now), rng), now
+                        ),
                     )
                 )
     for escalation in escalations:  # feedback after resolution

@@ -6,6 +6,7 @@ docker-compose.yml) can tell which variables the settings understand. A bad valu
 """
 
 import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -48,7 +49,9 @@ def env_bool(name: str, default: bool) -> bool:
     raise ConfigError(name, f"expected a boolean (true/false, 1/0, yes/no), got {value!r}")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     value = _raw(name)
     if value is None or not value.strip():
         return default
@@ -58,6 +61,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ConfigError(name, f"expected an integer, got {value!r}") from None
     if minimum is not None and number < minimum:
         raise ConfigError(name, f"must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(name, f"must be at most {maximum}, got {number}")
     return number
 
 
@@ -66,6 +71,27 @@ def env_choice(name: str, default: str, choices: set[str]) -> str:
     if value not in choices:
         raise ConfigError(name, f"expected one of {', '.join(sorted(choices))}, got {value!r}")
     return value
+
+
+def env_timezone(name: str, default: str) -> str:
+    import zoneinfo
+
+    value = env_str(name, default)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(name, f"unknown time zone {value!r} (e.g. UTC, Europe/Paris)") from None
+    return value
+
+
+def env_dir(name: str, default: str) -> Path:
+    """A folder the process can write to, created if missing."""
+    path = Path(env_str(name, default))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(name, f"cannot create folder {str(path)!r} ({exc.strerror})") from None
+    return path
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -80,8 +106,12 @@ def env_url(name: str, default: str, *, schemes: set[str]) -> str:
     value = env_str(name, default)
     if not value:
         return ""
-    scheme = urlsplit(value).scheme
-    if "://" not in value or scheme not in schemes:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (parsing the port validates it)
+    except ValueError as exc:
+        raise ConfigError(name, f"is not a valid URL ({exc}): {value!r}") from None
+    if "://" not in value or parts.scheme not in schemes:
         raise ConfigError(
             name,
             f"expected a URL starting with one of {', '.join(sorted(schemes))}://, got {value!r}",

@@ -13,6 +13,8 @@ VIEWER = "Viewer"
 ALL_ROLES = (ADMIN, CSM, VIEWER)
 
 APP_LABELS = ("accounts", "journeys", "health", "playbooks")
+# Apps whose models only the Admin role may see or touch (API tokens).
+ADMIN_ONLY_APP_LABELS = ("cs_platform",)
 
 # Models a CSM may create and edit (their day-to-day work); everything else is read-only.
 CSM_EDITABLE_MODELS = {
@@ -38,11 +40,14 @@ def has_role(user, *roles: str) -> bool:
 
 def sync_role_permissions() -> None:
     """Give each role group the model permissions it stands for (idempotent)."""
-    perms = Permission.objects.filter(content_type__app_label__in=APP_LABELS).select_related(
-        "content_type"
-    )
+    perms = Permission.objects.filter(
+        content_type__app_label__in=APP_LABELS + ADMIN_ONLY_APP_LABELS
+    ).select_related("content_type")
     admin, viewer, csm = [], [], []
     for perm in perms:
+        if perm.content_type.app_label in ADMIN_ONLY_APP_LABELS:
+            admin.append(perm)
+            continue
         action = perm.codename.split("_", 1)[0]
         model = perm.content_type.model
         admin.append(perm)

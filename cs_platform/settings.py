@@ -13,16 +13,17 @@ from cs_platform.env import (
     env_bool,
     env_choice,
     env_database,
+    env_dir,
     env_int,
     env_list,
     env_str,
+    env_timezone,
     env_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Embedded defaults (SQLite file, broker and cache folders) live here.
-VAR_DIR = Path(env_str("CS_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR = env_dir("CS_VAR_DIR", str(BASE_DIR / "var"))
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -51,6 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "django_htmx",
     "django_celery_beat",
@@ -71,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "cs_platform.api.throttling.RateLimitHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "cs_platform.urls"
@@ -94,6 +98,20 @@ TEMPLATES = [
 ]
 
 # --- Data ------------------------------------------------------------------------------
+# The embedded SQLite file and filesystem broker are for one machine (make run, tests). A
+# production process (DEBUG off) must name its database and broker, or opt in explicitly, so
+# that web and worker never silently use separate local files.
+EMBEDDED_SERVICES = env_bool("EMBEDDED_SERVICES", DEBUG)
+if not EMBEDDED_SERVICES:
+    if not env_str("DATABASE_URL"):
+        raise ConfigError(
+            "DATABASE_URL", "is required when DEBUG is off (or EMBEDDED_SERVICES=true)"
+        )
+    if not env_str("CELERY_BROKER_URL") and not env_str("REDIS_URL"):
+        raise ConfigError(
+            "CELERY_BROKER_URL", "is required when DEBUG is off (or EMBEDDED_SERVICES=true)"
+        )
+
 DATABASES = {
     "default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cs_platform.sqlite3'}")
 }
@@ -141,7 +159,9 @@ CELERY_BEAT_SCHEDULE = {
     # Reconcile yesterday's and today's usage roll-ups with the raw events every night.
     "rebuild-recent-usage-rollups": {
         "task": "accounts.tasks.rebuild_recent_usage_task",
-        "schedule": crontab(hour=env_int("ROLLUP_REBUILD_HOUR_UTC", 2, minimum=0), minute=15),
+        "schedule": crontab(
+            hour=env_int("ROLLUP_REBUILD_HOUR_UTC", 2, minimum=0, maximum=23), minute=15
+        ),
     },
 }
 
@@ -157,16 +177,47 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "cs_platform.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["cs_platform.api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["cs_platform.api.throttling.TokenRateThrottle"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "cs_platform.api.pagination.PagePagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "PAGE_SIZE": 50,
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CS Platform API",
+    "DESCRIPTION": "Accounts, contacts, usage and journeys of a customer success platform. "
+    "Authenticate with `Authorization: Bearer <token>`; tokens carry scopes "
+    "(read, write, ingest, admin).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Interactive docs from the installed sidecar package: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "StageEnum": "journeys.choices.Stage",
+        "SeverityEnum": "journeys.choices.Severity",
+        "PersonaEnum": "accounts.choices.Persona",
+        "TouchModelEnum": "accounts.choices.TouchModel",
+    },
+}
+# Requests per minute per token (a token may override it); 429 with Retry-After beyond.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 
 # --- Internationalisation --------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TIME_ZONE", "UTC")
+TIME_ZONE = env_timezone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -191,8 +242,11 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# On by default (check --deploy asks for them); turn off when subdomains still serve HTTP.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+# Load balancers probe /healthz over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # Behind a TLS-terminating proxy (docker-compose web, a load balancer) trust its header.
@@ -213,4 +267,4 @@ LOGGING = {
 }
 
 # Demo portfolio size used by `make run` when the database is empty.
-DEMO_ACCOUNTS = env_int("DEMO_ACCOUNTS", 300, minimum=1)
+DEMO_ACCOUNTS = env_int("DEMO_ACCOUNTS", 300, minimum=1, maximum=100_000)

@@ -99,3 +99,35 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Rate-limit counters live in the cache; primary keys repeat between tests.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def issue_token(make_user):
+    """issue_token("read", "write") -> (raw token, ApiToken) of a user whose role allows it."""
+    from cs_platform.models import ApiToken
+
+    def issue(*scopes, rate_limit=None, user=None):
+        user = user or make_user(f"client{ApiToken.objects.count()}", roles.ADMIN)
+        token, raw = ApiToken.issue(user, "test client", scopes, rate_limit)
+        return raw, token
+
+    return issue
+
+
+@pytest.fixture
+def api(client):
+    """api(raw_token).get(url) -> the test client sending `Authorization: Bearer <token>`."""
+
+    def with_token(raw):
+        client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {raw}"
+        return client
+
+    return with_token

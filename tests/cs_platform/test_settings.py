@@ -19,7 +19,7 @@ PRODUCTION = {
 
 
 def run(args, env, tmp_path):
-    base = {"PATH": os.environ["PATH"], "CS_VAR_DIR": str(tmp_path)}
+    base = {"PATH": os.environ["PATH"], "CS_VAR_DIR": str(tmp_path / "var")}
     return subprocess.run(
         args, cwd=REPO, env={**base, **env}, capture_output=True, text=True, timeout=120
     )
@@ -39,7 +39,11 @@ def manage(*args, env, tmp_path):
             "DATABASE_URL",
             "names no database",
         ),
-        ({"DEBUG": "true", "DATABASE_URL": "postgres://u@h:notaport/db"}, "DATABASE_URL", "parsed"),
+        (
+            {"DEBUG": "true", "DATABASE_URL": "postgres://u@h:notaport/db"},
+            "DATABASE_URL",
+            "not a valid URL",
+        ),
         ({"DEBUG": "maybe"}, "DEBUG", "expected a boolean"),
         ({"DEBUG": "false", "ALLOWED_HOSTS": "x"}, "SECRET_KEY", "required when DEBUG is off"),
         ({"DEBUG": "false", "SECRET_KEY": "short", "ALLOWED_HOSTS": "x"}, "SECRET_KEY", "32"),
@@ -48,6 +52,35 @@ def manage(*args, env, tmp_path):
         ({"DEBUG": "true", "REDIS_URL": "localhost:6379"}, "REDIS_URL", "expected a URL"),
         ({"DEBUG": "true", "SECURE_HSTS_SECONDS": "soon"}, "SECURE_HSTS_SECONDS", "integer"),
         ({"DEBUG": "true", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL", "expected one of"),
+        (
+            {"DEBUG": "true", "DATABASE_URL": "postgres://u@[::1/db"},
+            "DATABASE_URL",
+            "not a valid URL",
+        ),
+        ({"DEBUG": "true", "REDIS_URL": "redis://[bad"}, "REDIS_URL", "not a valid URL"),
+        ({"DEBUG": "true", "TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE", "unknown time zone"),
+        (
+            {"DEBUG": "true", "ROLLUP_REBUILD_HOUR_UTC": "25"},
+            "ROLLUP_REBUILD_HOUR_UTC",
+            "at most 23",
+        ),
+        ({"DEBUG": "true", "CS_VAR_DIR": "/proc/nope"}, "CS_VAR_DIR", "cannot create folder"),
+        ({"DEBUG": "true", "DEMO_ACCOUNTS": "0"}, "DEMO_ACCOUNTS", "at least 1"),
+        (
+            {"DEBUG": "false", "SECRET_KEY": "k" * 40, "ALLOWED_HOSTS": "x"},
+            "DATABASE_URL",
+            "required when DEBUG is off",
+        ),
+        (
+            {
+                "DEBUG": "false",
+                "SECRET_KEY": "k" * 40,
+                "ALLOWED_HOSTS": "x",
+                "DATABASE_URL": "postgres://h/db",
+            },
+            "CELERY_BROKER_URL",
+            "required when DEBUG is off",
+        ),
     ],
 )
 def test_a_bad_variable_stops_start_up_naming_it(env, variable, reason, tmp_path):
@@ -92,9 +125,16 @@ def test_debug_mode_needs_nothing_but_python(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     engine, name, broker, cache = __import__("json").loads(result.stdout)
-    assert engine == "django.db.backends.sqlite3" and name.startswith(str(tmp_path))
+    assert engine == "django.db.backends.sqlite3" and name.startswith(str(tmp_path / "var"))
     assert broker == "filesystem://"
     assert cache.endswith("FileBasedCache")
+
+
+def test_a_database_that_was_never_migrated_is_reported_in_one_line(tmp_path):
+    result = manage("seed_demo", "--accounts=1", env={"DEBUG": "true"}, tmp_path=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Database error (local file / ")
 
 
 def test_an_unreachable_database_is_reported_in_one_line(tmp_path):

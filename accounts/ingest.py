@@ -1,0 +1,429 @@
+"""Segment-compatible ingestion: validate, link, store, and say per message what happened.
+
+Everything accepted is written in one transaction before the caller answers, so a 200 means
+committed. ``group`` and ``identify`` upsert accounts and contacts; ``track`` and ``page`` become
+events, linked to an account through ``context.groupId`` or the contact's account. A repeated
+``messageId`` is reported as a duplicate and counted once. Work is set-based: a batch of 500
+messages costs a fixed number of queries, whatever its size.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.choices import Persona
+from accounts.dirty import mark_dirty
+from accounts.models import Account, Contact, Event
+from accounts.upsert import upsert_accounts, upsert_contacts
+from accounts.usage import rebuild_daily_usage
+
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_EVENT_NAME = 200
+TYPES = {"track", "page", "screen", "identify", "group"}
+ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
+
+# Segment group traits -> Account fields (Segment's reserved traits and common aliases).
+GROUP_TRAITS = {
+    "name": "name",
+    "website": "domain",
+    "domain": "domain",
+    "industry": "industry",
+    "employees": "employee_count",
+    "employee_count": "employee_count",
+    "plan": "plan",
+    "arr": "arr",
+    "currency": "currency",
+    "licenses": "licenses_purchased",
+    "licenses_purchased": "licenses_purchased",
+    "seats": "licenses_purchased",
+    "touch_model": "touch_model",
+    "renewal_date": "renewal_date",
+    "contract_start": "contract_start",
+}
+IDENTIFY_TRAITS = {
+    "email": "email",
+    "name": "name",
+    "title": "title",
+    "persona": "persona",
+    "is_key_contact": "is_key_contact",
+}
+
+
+@dataclass
+class MessageResult:
+    index: int
+    message_id: str
+    type: str
+    status: str
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        data = {"index": self.index, "messageId": self.message_id, "status": self.status}
+        if self.reason:
+            data["reason"] = self.reason
+        return data
+
+
+class Rejected(ValueError):
+    """One message cannot be stored; the reason goes back to the sender."""
+
+
+def _parse_time(value, field: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise Rejected(f"{field}: expected an ISO 8601 date-time string")
+    parsed = parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    if parsed is None:
+        raise Rejected(f"{field}: {value!r} is not an ISO 8601 date-time")
+    if timezone.is_naive(parsed):
+        return parsed.replace(tzinfo=UTC)
+    # Stored as UTC: an exotic offset (-23:53 is valid ISO 8601) must not reach the database.
+    return parsed.astimezone(UTC)
+
+
+def event_time(message: dict, received_at: datetime, batch_sent_at) -> datetime:
+    """When it happened, as Segment computes it.
+
+    An explicit ``timestamp`` is taken as given. Otherwise the device's ``originalTimestamp``
+    is corrected for the device clock's skew: received_at - (sentAt - originalTimestamp).
+    """
+    explicit = _parse_time(message.get("timestamp"), "timestamp")
+    if explicit:
+        return explicit
+    original = _parse_time(message.get("originalTimestamp"), "originalTimestamp")
+    sent_at = _parse_time(message.get("sentAt"), "sentAt") or batch_sent_at
+    if original and sent_at:
+        return received_at - (sent_at - original)
+    return original or received_at
+
+
+def _group_id(message: dict) -> str | None:
+    context = message.get("context") or {}
+    traits = message.get("traits") or {}
+    company = traits.get("company") if isinstance(traits.get("company"), dict) else {}
+    for value in (context.get("groupId"), traits.get("groupId"), company.get("id")):
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+def _validate(message, index: int, received_at, sent_at) -> dict:
+    """Check one message's shape; returns it normalised, or raises Rejected."""
+    if not isinstance(message, dict):
+        raise Rejected("each message must be a JSON object")
+    kind = message.get("type")
+    if kind not in TYPES:
+        raise Rejected(f"type: expected one of {', '.join(sorted(TYPES))}, got {kind!r}")
+    if len(json.dumps(message, default=str)) > MAX_MESSAGE_BYTES:
+        raise Rejected(f"message larger than {MAX_MESSAGE_BYTES // 1024} KB")
+    for field in ("context", "traits", "properties"):
+        if message.get(field) is not None and not isinstance(message[field], dict):
+            raise Rejected(f"{field}: expected an object")
+    user_id = message.get("userId")
+    user_id = str(user_id) if user_id not in (None, "") else None
+    normal = {
+        "index": index,
+        "type": kind,
+        "message_id": str(message.get("messageId") or f"generated-{uuid.uuid4()}"),
+        "user_id": user_id,
+        "group_id": _group_id(message),
+        "traits": message.get("traits") or (message.get("context") or {}).get("traits") or {},
+        "properties": message.get("properties") or {},
+        "at": event_time(message, received_at, sent_at),
+    }
+    if kind == "group":
+        if message.get("groupId") in (None, ""):
+            raise Rejected("groupId: required for group")
+        normal["group_id"] = str(message["groupId"])
+        normal["traits"] = message.get("traits") or {}
+    elif kind == "identify":
+        if not user_id:
+            raise Rejected("userId: required for identify (anonymous profiles are not stored)")
+    else:
+        name = message.get("event") if kind == "track" else f"{kind}_viewed"
+        if not isinstance(name, str) or not name.strip():
+            raise Rejected("event: required for track")
+        if len(name) > MAX_EVENT_NAME:
+            raise Rejected(f"event: longer than {MAX_EVENT_NAME} characters")
+        if not user_id and not normal["group_id"]:
+            raise Rejected("no userId and no context.groupId: the event cannot be linked")
+        normal["name"] = name.strip()
+        if kind in {"page", "screen"} and message.get("name"):
+            normal["properties"] = {**normal["properties"], "name": message["name"]}
+    return normal
+
+
+def _mapped(traits: dict, mapping: dict) -> tuple[dict, dict]:
+    item, rest = {}, {}
+    for key, value in traits.items():
+        if key in mapping and value not in (None, ""):
+            item[mapping[key]] = value
+        elif key not in {"groupId", "company"}:
+            rest[key] = value
+    return item, rest
+
+
+def _first_error(result) -> str:
+    return "; ".join(f"{field}: {' '.join(reasons)}" for field, reasons in result.errors.items())
+
+
+def ingest_messages(messages: list, *, received_at=None, sent_at=None) -> list[MessageResult]:
+    """Store a batch; every message gets a result in the order it came."""
+    received_at = received_at or timezone.now()
+    results: dict[int, MessageResult] = {}
+    valid: list[dict] = []
+    for index, message in enumerate(messages):
+        message_id = str(message.get("messageId", "")) if isinstance(message, dict) else ""
+        kind = message.get("type", "") if isinstance(message, dict) else ""
+        try:
+            valid.append(_validate(message, index, received_at, sent_at))
+        except Rejected as exc:
+            results[index] = MessageResult(index, message_id, str(kind), REJECTED, str(exc))
+
+    with transaction.atomic():
+        touched_accounts: set[int] = set()
+        _apply_groups([m for m in valid if m["type"] == "group"], results)
+        _apply_identifies([m for m in valid if m["type"] == "identify"], results)
+        events = [m for m in valid if m["type"] not in {"group", "identify"}]
+        _store_events(events, results, touched_accounts, received_at)
+        mark_dirty(touched_accounts)
+    return [results[i] for i in sorted(results)]
+
+
+def _apply_groups(groups, results):
+    items = []
+    for message in groups:
+        item, extra = _mapped(message["traits"], GROUP_TRAITS)
+        item["external_id"] = message["group_id"]
+        if extra:
+            item["traits"] = extra
+        items.append(item)
+    # Segment sends group before the name is known; a new account is named after its id.
+    existing = set(
+        Account.objects.filter(external_id__in=[i["external_id"] for i in items]).values_list(
+            "external_id", flat=True
+        )
+    )
+    for item in items:
+        if item["external_id"] not in existing and "name" not in item:
+            item["name"] = item["external_id"]
+    # The upsert marks what it wrote for recompute, in this transaction.
+    _record_upserts(groups, upsert_accounts(_last_per_key(items), all_or_nothing=False), results)
+
+
+def _last_per_key(items: list[dict], key: str = "external_id") -> list[dict]:
+    """Several calls for the same id in one batch: merge them, later values winning."""
+    merged: dict[str, dict] = {}
+    for item in items:
+        target = merged.setdefault(item[key], {})
+        traits = {**target.get("traits", {}), **item.get("traits", {})}
+        target.update(item)
+        if traits:
+            target["traits"] = traits
+    return list(merged.values())
+
+
+def _record_upserts(messages, upsert_results, results):
+    by_key = {r.key: r for r in upsert_results}
+    for message in messages:
+        key = message["group_id"] if message["type"] == "group" else message["user_id"]
+        outcome = by_key.get(key)
+        status, reason = ACCEPTED, ""
+        if outcome is not None and outcome.status in {"rejected", "skipped"}:
+            status, reason = REJECTED, _first_error(outcome) or "not stored"
+        results[message["index"]] = MessageResult(
+            message["index"], message["message_id"], message["type"], status, reason
+        )
+
+
+def _apply_identifies(identifies, results):
+    known = set(
+        Contact.objects.filter(external_id__in=[m["user_id"] for m in identifies]).values_list(
+            "external_id", flat=True
+        )
+    )
+    items, sendable = [], []
+    for message in identifies:
+        item, extra = _mapped(message["traits"], IDENTIFY_TRAITS)
+        if "name" not in item:
+            full = " ".join(
+                str(message["traits"].get(k, "")) for k in ("firstName", "lastName")
+            ).strip()
+            if full:
+                item["name"] = full
+                extra.pop("firstName", None), extra.pop("lastName", None)
+        item["external_id"] = message["user_id"]
+        if message["group_id"]:
+            item["account"] = message["group_id"]
+        elif message["user_id"] not in known:
+            results[message["index"]] = MessageResult(
+                message["index"], message["message_id"], "identify", REJECTED,
+                "a new user needs context.groupId or traits.groupId to link it to an account",
+            )  # fmt: skip
+            continue
+        if extra:
+            item["traits"] = extra
+        items.append(item)
+        sendable.append(message)
+    if not items:
+        return
+    # identify may arrive before group: make sure the named accounts exist.
+    _ensure_accounts({i["account"] for i in items if "account" in i})
+    outcomes = upsert_contacts(_last_per_key(items), all_or_nothing=False)
+    _record_upserts(sendable, outcomes, results)
+
+
+def _ensure_accounts(external_ids: set[str]) -> None:
+    if external_ids:
+        Account.objects.bulk_create(
+            [Account(external_id=e, name=e) for e in sorted(external_ids)], ignore_conflicts=True
+        )
+
+
+def _store_events(events, results, touched, received_at):
+    if not events:
+        return
+    accounts = dict(
+        Account.objects.filter(external_id__in={m["group_id"] for m in events if m["group_id"]})
+        .values_list("external_id", "id")
+    )  # fmt: skip
+    contacts = {
+        ext: (pk, account_id)
+        for ext, pk, account_id in Contact.objects.filter(
+            external_id__in={m["user_id"] for m in events if m["user_id"]}
+        ).values_list("external_id", "id", "account_id")
+    }
+    new_contacts: dict[str, int] = {}
+    rows = []
+    for message in events:
+        account_id = None
+        if message["group_id"]:
+            account_id = accounts.get(message["group_id"])
+            if account_id is None:
+                results[message["index"]] = _reject(
+                    message, f"context.groupId {message['group_id']!r} is not a known account; "
+                    "send a group call for it first",
+                )  # fmt: skip
+                continue
+        contact = contacts.get(message["user_id"]) if message["user_id"] else None
+        if account_id is None:
+            if contact is None:
+                results[message["index"]] = _reject(
+                    message, f"userId {message['user_id']!r} is not a known contact and no "
+                    "context.groupId names the account",
+                )  # fmt: skip
+                continue
+            account_id = contact[1]
+        if message["user_id"] and contact is None:
+            new_contacts.setdefault(message["user_id"], account_id)
+        rows.append((message, account_id))
+
+    # Users first seen in a track call become contacts of the account they acted in.
+    if new_contacts:
+        Contact.objects.bulk_create(
+            [
+                Contact(external_id=ext, account_id=acc, persona=Persona.END_USER)
+                for ext, acc in new_contacts.items()
+            ],
+            ignore_conflicts=True,
+        )
+        contacts.update(
+            {
+                ext: (pk, acc)
+                for ext, pk, acc in Contact.objects.filter(
+                    external_id__in=list(new_contacts)
+                ).values_list("external_id", "id", "account_id")
+            }
+        )
+
+    stored = _insert_events(
+        [
+            (
+                account_id,
+                contacts[m["user_id"]][0] if m["user_id"] in contacts else None,
+                m["name"],
+                m["at"],
+                m["properties"],
+                m["message_id"],
+                received_at,
+            )
+            for m, account_id in rows
+        ]
+    )
+    for message, account_id in rows:
+        status = ACCEPTED if message["message_id"] in stored else DUPLICATE
+        stored.discard(message["message_id"])  # a second copy in the same batch is a duplicate
+        results[message["index"]] = MessageResult(
+            message["index"], message["message_id"], message["type"], status
+        )
+        if status == ACCEPTED:
+            touched.add(account_id)
+    accepted = [(m, a) for m, a in rows if results[m["index"]].status == ACCEPTED]
+    if accepted:
+        _after_events(accepted, contacts)
+
+
+def _reject(message, reason) -> MessageResult:
+    return MessageResult(message["index"], message["message_id"], message["type"], REJECTED, reason)
+
+
+def _insert_events(rows) -> set[str]:
+    """INSERT ... ON CONFLICT (message_id) DO NOTHING RETURNING message_id, in chunks.
+
+    Returns the message ids actually stored; the others were already there (duplicates),
+    even when a concurrent request stored them a moment ago.
+    """
+    if not rows:
+        return set()
+    table = connection.ops.quote_name(Event._meta.db_table)
+    columns = "account_id, contact_id, name, occurred_at, properties, message_id, received_at"
+    stored: set[str] = set()
+    field = Event._meta.get_field("occurred_at")
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            chunk = rows[start : start + 500]
+            placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+            params = []
+            for account_id, contact_id, name, at, props, message_id, received in chunk:
+                params += [
+                    account_id,
+                    contact_id,
+                    name,
+                    field.get_db_prep_value(at, connection),
+                    json.dumps(props, default=str),
+                    message_id,
+                    field.get_db_prep_value(received, connection),
+                ]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
+                "ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+                params,
+            )
+            stored.update(row[0] for row in cursor.fetchall())
+    return stored
+
+
+def _after_events(accepted, contacts):
+    """Contacts' first/last seen, and the touched days' roll-ups, rebuilt set-based."""
+    seen: dict[int, tuple[datetime, datetime]] = {}
+    for message, _ in accepted:
+        if message["user_id"] in contacts:
+            pk = contacts[message["user_id"]][0]
+            low, high = seen.get(pk, (message["at"], message["at"]))
+            seen[pk] = (min(low, message["at"]), max(high, message["at"]))
+    if seen:
+        people = Contact.objects.filter(pk__in=seen).only("id", "first_seen_at", "last_seen_at")
+        for person in people:
+            low, high = seen[person.pk]
+            person.first_seen_at = min(filter(None, [person.first_seen_at, low]))
+            person.last_seen_at = max(filter(None, [person.last_seen_at, high]))
+        Contact.objects.bulk_update(people, ["first_seen_at", "last_seen_at"], batch_size=1000)
+    days = [m["at"].astimezone(UTC).date() for m, _ in accepted]
+    rebuild_daily_usage(min(days), max(days), sorted({account_id for _, account_id in accepted}))

@@ -1,0 +1,18 @@
+"""/api/v1/: one router for every app's viewsets."""
+
+from rest_framework.routers import DefaultRouter
+
+from accounts.api import views as accounts
+from journeys.api import views as journeys
+
+router = DefaultRouter(trailing_slash="/?")
+router.register("accounts", accounts.AccountViewSet, basename="account")
+router.register("contacts", accounts.ContactViewSet, basename="contact")
+router.register("events", accounts.EventViewSet, basename="event")
+router.register("surveys", accounts.SurveyResponseViewSet, basename="survey")
+router.register("notes", accounts.NoteViewSet, basename="note")
+router.register("stages", journeys.StageViewSet, basename="stage")
+router.register("stage-transitions", journeys.StageTransitionViewSet, basename="stage-transition")
+router.register("escalations", journeys.EscalationViewSet, basename="escalation")
+
+urlpatterns = router.urls

@@ -1,0 +1,61 @@
+"""REST endpoints of the journeys app."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+
+from accounts.dirty import mark_dirty
+from journeys.api.serializers import (
+    AccountStageSerializer,
+    EscalationSerializer,
+    StageMoveSerializer,
+    StageTransitionSerializer,
+)
+from journeys.models import AccountStage, Escalation, StageTransition
+from journeys.stages import StageMoveError, move_account
+
+
+class StageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Where each account is in its journey; POST moves one by hand (with a reason)."""
+
+    queryset = AccountStage.objects.select_related("account").order_by("account__name")
+    serializer_class = AccountStageSerializer
+    filterset_fields = ["stage"]
+
+    @extend_schema(request=StageMoveSerializer, responses={201: StageTransitionSerializer})
+    def create(self, request):
+        move = StageMoveSerializer(data=request.data)
+        move.is_valid(raise_exception=True)
+        data = move.validated_data
+        try:
+            transition = move_account(
+                data["account"], data["to_stage"], reason=data["reason"], by=request.user
+            )
+        except StageMoveError as exc:
+            return Response({"to_stage": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        mark_dirty([data["account"].pk])
+        return Response(StageTransitionSerializer(transition).data, status=status.HTTP_201_CREATED)
+
+
+class StageTransitionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every move between stages: from, to, when, why, by whom or which rule."""
+
+    queryset = StageTransition.objects.select_related("account", "moved_by").order_by("-moved_at")
+    serializer_class = StageTransitionSerializer
+    filterset_fields = {"account__external_id": ["exact"], "to_stage": ["exact"]}
+
+
+class EscalationViewSet(viewsets.ModelViewSet):
+    """Escalations, from any stage of the journey."""
+
+    queryset = Escalation.objects.select_related("account", "owner").order_by("-opened_at")
+    serializer_class = EscalationSerializer
+    filterset_fields = {"account__external_id": ["exact"], "severity": ["exact"]}
+    ordering_fields = ["opened_at", "severity"]
+
+    def perform_create(self, serializer):
+        escalation = serializer.save(owner=serializer.validated_data["account"].owner)
+        mark_dirty([escalation.account_id])
+
+    def perform_update(self, serializer):
+        mark_dirty([serializer.save().account_id])
