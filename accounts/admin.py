@@ -7,6 +7,7 @@ from accounts.models import (
     DailyContactUsage,
     DirtyAccount,
     Event,
+    ImportJob,
     Note,
     SurveyResponse,
 )
@@ -60,7 +61,6 @@ class ContactAdmin(admin.ModelAdmin):
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     list_display = ("name", "account", "contact", "occurred_at", "received_at", "message_id")
-    list_filter = ("name",)
     search_fields = ("message_id", "name", "account__name")
     list_select_related = ("account", "contact")
     raw_id_fields = ("account", "contact")
@@ -107,3 +107,11 @@ class DirtyAccountAdmin(admin.ModelAdmin):
     list_display = ("account", "marked_at")
     list_select_related = ("account",)
     raw_id_fields = ("account",)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = ("filename", "kind", "rows", "status", "uploaded_by", "created_at")
+    list_filter = ("kind", "status")
+    exclude = ("content",)
+    readonly_fields = ("counts", "errors", "started_at", "finished_at")

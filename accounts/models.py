@@ -325,3 +325,45 @@ class DirtyAccount(models.Model):
 
     def __str__(self):
         return f"{self.account_id} since {self.marked_at:%H:%M:%S}"
+
+
+class ImportJob(models.Model):
+    """A CSV file uploaded in the dashboard: previewed first, then imported by a worker."""
+
+    class Kind(models.TextChoices):
+        ACCOUNTS = "accounts", "Accounts"
+        CONTACTS = "contacts", "Contacts"
+
+    class Status(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    filename = models.CharField(max_length=255)
+    content = models.BinaryField(help_text="The file as uploaded, imported later by a worker.")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREVIEWED)
+    valid_only = models.BooleanField(
+        default=False, help_text="Import the valid rows and skip the rejected ones."
+    )
+    rows = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True, help_text="Result counts by status.")
+    errors = models.JSONField(default=list, blank=True, help_text="'line N: field: reason'")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} from {self.filename} ({self.get_status_display()})"
+
+    @property
+    def valid_rows(self) -> int:
+        return self.rows - self.counts.get("rejected", 0)

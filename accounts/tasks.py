@@ -5,6 +5,7 @@ from datetime import date, timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from accounts.import_jobs import run_import
 from accounts.usage import rebuild_daily_usage
 
 
@@ -19,3 +20,9 @@ def rebuild_recent_usage_task(days: int = 2) -> dict:
     """Nightly reconciliation of the last ``days`` days (late events land in past days)."""
     today = timezone.now().date()
     return rebuild_daily_usage(today - timedelta(days=days - 1), today)
+
+
+@shared_task(acks_late=True)
+def run_import_task(job_id: int) -> str:
+    """Import a CSV file confirmed in the dashboard."""
+    return run_import(job_id).status
