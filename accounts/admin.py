@@ -5,10 +5,12 @@ from accounts.models import (
     Contact,
     DailyAccountUsage,
     DailyContactUsage,
+    DailyFeatureUsage,
     DirtyAccount,
     Event,
     ImportJob,
     Note,
+    ProcessedMessage,
     SurveyResponse,
 )
 
@@ -78,7 +80,7 @@ class DailyAccountUsageAdmin(admin.ModelAdmin):
 
 @admin.register(DailyContactUsage)
 class DailyContactUsageAdmin(admin.ModelAdmin):
-    list_display = ("contact", "account", "date", "event_count", "distinct_events")
+    list_display = ("contact", "account", "date", "event_count")
     list_select_related = ("contact", "account")
     raw_id_fields = ("contact", "account")
     date_hierarchy = "date"
@@ -115,3 +117,18 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status")
     exclude = ("content",)
     readonly_fields = ("counts", "errors", "started_at", "finished_at")
+
+
+@admin.register(DailyFeatureUsage)
+class DailyFeatureUsageAdmin(admin.ModelAdmin):
+    list_display = ("account", "date", "name", "event_count")
+    list_select_related = ("account",)
+    raw_id_fields = ("account",)
+    date_hierarchy = "date"
+
+
+@admin.register(ProcessedMessage)
+class ProcessedMessageAdmin(admin.ModelAdmin):
+    list_display = ("message_id", "received_at")
+    search_fields = ("message_id",)
+    show_full_result_count = False

@@ -1,10 +1,15 @@
 """CSV imports from the dashboard: preview every row first, then import in a worker."""
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.csv_import import CsvError, import_accounts_csv, import_contacts_csv
 from accounts.models import ImportJob
+from accounts.upsert import retry_on_conflict
+
+logger = logging.getLogger(__name__)
 
 IMPORTERS = {
     ImportJob.Kind.ACCOUNTS: import_accounts_csv,
@@ -38,13 +43,15 @@ def queue_import(job: ImportJob, *, valid_only: bool) -> None:
     """Confirm a previewed file; a worker imports it once this transaction commits."""
     from accounts.tasks import run_import_task
 
-    if job.status != ImportJob.Status.PREVIEWED:
-        raise ValueError(f"this import is already {job.get_status_display().lower()}")
-    if job.counts.get("rejected") and not valid_only:
-        raise ValueError("some rows are rejected: fix the file, or import only the valid rows")
-    job.status, job.valid_only = ImportJob.Status.QUEUED, valid_only
-    job.save(update_fields=["status", "valid_only"])
-    transaction.on_commit(lambda: run_import_task.delay(job.pk))
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)  # two clicks, one import
+        if job.status != ImportJob.Status.PREVIEWED:
+            raise ValueError(f"this import is already {job.get_status_display().lower()}")
+        if job.counts.get("rejected") and not valid_only:
+            raise ValueError("some rows are rejected: fix the file, or import only the valid rows")
+        job.status, job.valid_only = ImportJob.Status.QUEUED, valid_only
+        job.save(update_fields=["status", "valid_only"])
+        transaction.on_commit(lambda: run_import_task.delay(job.pk))
 
 
 def run_import(job_id: int) -> ImportJob:
@@ -55,9 +62,14 @@ def run_import(job_id: int) -> ImportJob:
     job.status, job.started_at = ImportJob.Status.RUNNING, timezone.now()
     job.save(update_fields=["status", "started_at"])
     try:
-        result = IMPORTERS[job.kind](bytes(job.content), valid_only=job.valid_only)
+        result = retry_on_conflict(
+            IMPORTERS[job.kind], bytes(job.content), valid_only=job.valid_only
+        )
     except CsvError as exc:  # the file changed meaning since the preview (e.g. a parent left)
         job.status, job.errors = ImportJob.Status.FAILED, [str(exc)]
+    except Exception as exc:  # never leave a job "importing" forever
+        logger.exception("import %s failed", job.pk)
+        job.status, job.errors = ImportJob.Status.FAILED, [f"the import failed: {exc}"]
     else:
         job.counts, job.errors = result.counts, result.errors[:MAX_ERRORS_KEPT]
         job.status = (

@@ -12,19 +12,21 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.choices import Persona
 from accounts.dirty import mark_dirty
-from accounts.models import Account, Contact, Event
+from accounts.models import Account, Contact, Event, ProcessedMessage
 from accounts.upsert import upsert_accounts, upsert_contacts
-from accounts.usage import rebuild_daily_usage
+from accounts.usage import add_to_rollups
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_EVENT_NAME = 200
+MAX_ID_LENGTH = 255
+CONFLICT_RETRIES = 3
 TYPES = {"track", "page", "screen", "identify", "group"}
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 
@@ -79,7 +81,10 @@ def _parse_time(value, field: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise Rejected(f"{field}: expected an ISO 8601 date-time string")
-    parsed = parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    try:
+        parsed = parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except (ValueError, OverflowError):  # looks right, is not a date (month 13, hour 25)
+        parsed = None
     if parsed is None:
         raise Rejected(f"{field}: {value!r} is not an ISO 8601 date-time")
     if timezone.is_naive(parsed):
@@ -100,7 +105,10 @@ def event_time(message: dict, received_at: datetime, batch_sent_at) -> datetime:
     original = _parse_time(message.get("originalTimestamp"), "originalTimestamp")
     sent_at = _parse_time(message.get("sentAt"), "sentAt") or batch_sent_at
     if original and sent_at:
-        return received_at - (sent_at - original)
+        try:
+            return received_at - (sent_at - original)
+        except OverflowError:
+            raise Rejected("originalTimestamp: too far from sentAt to correct") from None
     return original or received_at
 
 
@@ -110,8 +118,21 @@ def _group_id(message: dict) -> str | None:
     company = traits.get("company") if isinstance(traits.get("company"), dict) else {}
     for value in (context.get("groupId"), traits.get("groupId"), company.get("id")):
         if value not in (None, ""):
+            if len(str(value)) > MAX_ID_LENGTH:
+                raise Rejected(f"groupId: longer than {MAX_ID_LENGTH} characters")
             return str(value)
     return None
+
+
+def _identifier(message: dict, field: str) -> str | None:
+    value = message.get(field)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str | int):
+        raise Rejected(f"{field}: expected a string")
+    if len(str(value)) > MAX_ID_LENGTH:
+        raise Rejected(f"{field}: longer than {MAX_ID_LENGTH} characters")
+    return str(value)
 
 
 def _validate(message, index: int, received_at, sent_at) -> dict:
@@ -121,27 +142,32 @@ def _validate(message, index: int, received_at, sent_at) -> dict:
     kind = message.get("type")
     if kind not in TYPES:
         raise Rejected(f"type: expected one of {', '.join(sorted(TYPES))}, got {kind!r}")
-    if len(json.dumps(message, default=str)) > MAX_MESSAGE_BYTES:
+    dumped = json.dumps(message, default=str)
+    if len(dumped) > MAX_MESSAGE_BYTES:
         raise Rejected(f"message larger than {MAX_MESSAGE_BYTES // 1024} KB")
+    if "\\u0000" in dumped:
+        raise Rejected("contains a NUL character (\\u0000), which cannot be stored")
     for field in ("context", "traits", "properties"):
         if message.get(field) is not None and not isinstance(message[field], dict):
             raise Rejected(f"{field}: expected an object")
-    user_id = message.get("userId")
-    user_id = str(user_id) if user_id not in (None, "") else None
+    context_traits = (message.get("context") or {}).get("traits")
+    if context_traits is not None and not isinstance(context_traits, dict):
+        raise Rejected("context.traits: expected an object")
+    user_id = _identifier(message, "userId")
     normal = {
         "index": index,
         "type": kind,
-        "message_id": str(message.get("messageId") or f"generated-{uuid.uuid4()}"),
+        "message_id": _identifier(message, "messageId") or f"generated-{uuid.uuid4()}",
         "user_id": user_id,
         "group_id": _group_id(message),
-        "traits": message.get("traits") or (message.get("context") or {}).get("traits") or {},
+        "traits": message.get("traits") or context_traits or {},
         "properties": message.get("properties") or {},
         "at": event_time(message, received_at, sent_at),
     }
     if kind == "group":
         if message.get("groupId") in (None, ""):
             raise Rejected("groupId: required for group")
-        normal["group_id"] = str(message["groupId"])
+        normal["group_id"] = _identifier(message, "groupId")
         normal["traits"] = message.get("traits") or {}
     elif kind == "identify":
         if not user_id:
@@ -187,14 +213,64 @@ def ingest_messages(messages: list, *, received_at=None, sent_at=None) -> list[M
         except Rejected as exc:
             results[index] = MessageResult(index, message_id, str(kind), REJECTED, str(exc))
 
-    with transaction.atomic():
-        touched_accounts: set[int] = set()
-        _apply_groups([m for m in valid if m["type"] == "group"], results)
-        _apply_identifies([m for m in valid if m["type"] == "identify"], results)
-        events = [m for m in valid if m["type"] not in {"group", "identify"}]
-        _store_events(events, results, touched_accounts, received_at)
-        mark_dirty(touched_accounts)
+    rejected_up_front = dict(results)
+    for attempt in range(CONFLICT_RETRIES):
+        results = dict(rejected_up_front)
+        try:
+            with transaction.atomic():
+                _store(valid, results, received_at)
+            break
+        except IntegrityError:
+            # A concurrent request created the same account or contact a moment earlier;
+            # a second pass finds it committed and updates it instead.
+            if attempt == CONFLICT_RETRIES - 1:
+                raise
     return [results[i] for i in sorted(results)]
+
+
+def _store(valid, results, received_at):
+    profiles = [m for m in valid if m["type"] in {"group", "identify"}]
+    fresh = _first_time_seen(profiles, received_at)
+    for message in profiles:
+        if message["message_id"] not in fresh:
+            results[message["index"]] = MessageResult(
+                message["index"], message["message_id"], message["type"], DUPLICATE
+            )
+    _apply_groups(
+        [m for m in profiles if m["type"] == "group" and m["message_id"] in fresh], results
+    )
+    _apply_identifies(
+        [m for m in profiles if m["type"] == "identify" and m["message_id"] in fresh], results
+    )
+    touched_accounts: set[int] = set()
+    events = [m for m in valid if m["type"] not in {"group", "identify"}]
+    _store_events(events, results, touched_accounts, received_at)
+    mark_dirty(touched_accounts)
+
+
+def _first_time_seen(messages, received_at) -> set[str]:
+    """Record group/identify message ids; returns those not seen before (events have theirs)."""
+    if not messages:
+        return set()
+    table = connection.ops.quote_name(ProcessedMessage._meta.db_table)
+    field = ProcessedMessage._meta.get_field("received_at")
+    at = field.get_db_prep_value(received_at, connection)
+    ids = list(dict.fromkeys(m["message_id"] for m in messages))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (message_id, received_at) VALUES "
+            + ", ".join(["(%s, %s)"] * len(ids))
+            + " ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+            [v for message_id in ids for v in (message_id, at)],
+        )
+        fresh = {row[0] for row in cursor.fetchall()}
+    # A second copy inside this batch is a duplicate of the first.
+    seen, first = set(), set()
+    for message in messages:
+        if message["message_id"] in fresh and message["message_id"] not in seen:
+            first.add(message["message_id"])
+        seen.add(message["message_id"])
+    return first
 
 
 def _apply_groups(groups, results):
@@ -216,6 +292,23 @@ def _apply_groups(groups, results):
             item["name"] = item["external_id"]
     # The upsert marks what it wrote for recompute, in this transaction.
     _record_upserts(groups, upsert_accounts(_last_per_key(items), all_or_nothing=False), results)
+    # group(userId, groupId) says the user belongs to the account: later identify and track
+    # calls without a groupId then find the account through the user.
+    members = {
+        m["user_id"]: m["group_id"]
+        for m in groups
+        if m["user_id"] and results[m["index"]].status == ACCEPTED
+    }
+    if members:
+        ids = dict(
+            Account.objects.filter(external_id__in=set(members.values())).values_list(
+                "external_id", "id"
+            )
+        )
+        Contact.objects.bulk_create(
+            [Contact(external_id=u, account_id=ids[g]) for u, g in members.items() if g in ids],
+            ignore_conflicts=True,
+        )
 
 
 def _last_per_key(items: list[dict], key: str = "external_id") -> list[dict]:
@@ -411,19 +504,42 @@ def _insert_events(rows) -> set[str]:
 
 
 def _after_events(accepted, contacts):
-    """Contacts' first/last seen, and the touched days' roll-ups, rebuilt set-based."""
+    """Contacts' first/last seen and the roll-ups, in a fixed number of statements."""
     seen: dict[int, tuple[datetime, datetime]] = {}
-    for message, _ in accepted:
-        if message["user_id"] in contacts:
-            pk = contacts[message["user_id"]][0]
-            low, high = seen.get(pk, (message["at"], message["at"]))
-            seen[pk] = (min(low, message["at"]), max(high, message["at"]))
-    if seen:
-        people = Contact.objects.filter(pk__in=seen).only("id", "first_seen_at", "last_seen_at")
-        for person in people:
-            low, high = seen[person.pk]
-            person.first_seen_at = min(filter(None, [person.first_seen_at, low]))
-            person.last_seen_at = max(filter(None, [person.last_seen_at, high]))
-        Contact.objects.bulk_update(people, ["first_seen_at", "last_seen_at"], batch_size=1000)
-    days = [m["at"].astimezone(UTC).date() for m, _ in accepted]
-    rebuild_daily_usage(min(days), max(days), sorted({account_id for _, account_id in accepted}))
+    rollup_rows = []
+    for message, account_id in accepted:
+        contact_id = contacts[message["user_id"]][0] if message["user_id"] in contacts else None
+        rollup_rows.append((account_id, contact_id, message["name"], message["at"]))
+        if contact_id is not None:
+            low, high = seen.get(contact_id, (message["at"], message["at"]))
+            seen[contact_id] = (min(low, message["at"]), max(high, message["at"]))
+    _widen_seen(seen)
+    add_to_rollups(rollup_rows)
+
+
+def _widen_seen(seen: dict[int, tuple[datetime, datetime]]) -> None:
+    """Move first_seen_at back and last_seen_at forward where this batch says so."""
+    if not seen:
+        return
+    if connection.vendor == "postgresql":
+        # One UPDATE ... FROM (VALUES ...); the ORM's bulk_update builds a CASE per row.
+        table = connection.ops.quote_name(Contact._meta.db_table)
+        values = ", ".join(["(%s, %s::timestamptz, %s::timestamptz)"] * len(seen))
+        params = [v for pk, (low, high) in seen.items() for v in (pk, low, high)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS c SET "
+                "first_seen_at = LEAST(COALESCE(c.first_seen_at, v.low), v.low), "
+                "last_seen_at = GREATEST(COALESCE(c.last_seen_at, v.high), v.high) "
+                f"FROM (VALUES {values}) AS v(id, low, high) WHERE c.id = v.id "
+                "AND (c.first_seen_at IS NULL OR c.first_seen_at > v.low "
+                "OR c.last_seen_at IS NULL OR c.last_seen_at < v.high)",
+                params,
+            )
+        return
+    people = Contact.objects.filter(pk__in=seen).only("id", "first_seen_at", "last_seen_at")
+    for person in people:
+        low, high = seen[person.pk]
+        person.first_seen_at = min(filter(None, [person.first_seen_at, low]))
+        person.last_seen_at = max(filter(None, [person.last_seen_at, high]))
+    Contact.objects.bulk_update(people, ["first_seen_at", "last_seen_at"], batch_size=1000)

@@ -195,11 +195,12 @@ class DailyAccountUsage(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="daily_usage")
     date = models.DateField()
     event_count = models.PositiveIntegerField(default=0)
+    # db_default: ingestion inserts counts with raw SQL and fills these in right after.
     active_contacts = models.PositiveIntegerField(
-        default=0, help_text="Distinct contacts with at least one event that day."
+        default=0, db_default=0, help_text="Distinct contacts with at least one event that day."
     )
     distinct_events = models.PositiveIntegerField(
-        default=0, help_text="Distinct event names that day (feature breadth)."
+        default=0, db_default=0, help_text="Distinct event names that day (feature breadth)."
     )
 
     class Meta:
@@ -222,18 +223,46 @@ class DailyContactUsage(models.Model):
     )
     date = models.DateField()
     event_count = models.PositiveIntegerField(default=0)
-    distinct_events = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "daily contact usage"
         ordering = ["-date"]
         constraints = [
-            models.UniqueConstraint(fields=["contact", "date"], name="daily_contact_usage_unique")
+            # A user may act in more than one account (consultants, agencies).
+            models.UniqueConstraint(
+                fields=["contact", "account", "date"], name="daily_contact_usage_unique"
+            )
         ]
         indexes = [models.Index(fields=["account", "date"], name="daily_contact_account_date")]
 
     def __str__(self):
         return f"{self.contact_id} {self.date}: {self.event_count}"
+
+
+class DailyFeatureUsage(models.Model):
+    """Per-account use of one feature (event name) for one UTC day: feature breadth and depth.
+
+    Kept as rows rather than a distinct count so ingestion can add to them exactly.
+    """
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="daily_feature_usage"
+    )
+    date = models.DateField()
+    name = models.CharField(max_length=200, help_text="The event name.")
+    event_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "daily feature usage"
+        ordering = ["-date", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "date", "name"], name="daily_feature_usage_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account_id} {self.date} {self.name}: {self.event_count}"
 
 
 class SurveyResponse(models.Model):
@@ -367,3 +396,17 @@ class ImportJob(models.Model):
     @property
     def valid_rows(self) -> int:
         return self.rows - self.counts.get("rejected", 0)
+
+
+class ProcessedMessage(models.Model):
+    """The message id of every identify or group call, so a replay is reported as a duplicate.
+
+    Track and page calls are deduplicated by Event.message_id itself. Rows older than
+    PROCESSED_MESSAGE_DAYS are pruned nightly: Segment retries within hours, not weeks.
+    """
+
+    message_id = models.CharField(max_length=255, unique=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return self.message_id

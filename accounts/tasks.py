@@ -3,9 +3,11 @@
 from datetime import date, timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.import_jobs import run_import
+from accounts.models import ProcessedMessage
 from accounts.usage import rebuild_daily_usage
 
 
@@ -26,3 +28,11 @@ def rebuild_recent_usage_task(days: int = 2) -> dict:
 def run_import_task(job_id: int) -> str:
     """Import a CSV file confirmed in the dashboard."""
     return run_import(job_id).status
+
+
+@shared_task
+def prune_processed_messages_task() -> int:
+    """Forget identify/group message ids older than PROCESSED_MESSAGE_DAYS."""
+    cutoff = timezone.now() - timedelta(days=settings.PROCESSED_MESSAGE_DAYS)
+    deleted, _ = ProcessedMessage.objects.filter(received_at__lt=cutoff).delete()
+    return deleted

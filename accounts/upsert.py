@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -26,6 +26,21 @@ MAX_ITEMS = 5000
 BATCH_SIZE = 1000
 NON_FIELD = "non_field_errors"
 _MAX_INT = 2_147_483_647  # PositiveIntegerField's upper bound on every backend
+
+
+def retry_on_conflict(upsert, *args, attempts: int = 3, **kwargs):
+    """Run an upsert in its own transaction, again if a concurrent writer won a unique key.
+
+    Two requests creating the same new external id at once: the loser's IntegrityError would
+    be a 500; on the next pass the winner's row is committed and simply gets updated.
+    """
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                return upsert(*args, **kwargs)
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
 
 
 class UpsertError(ValueError):
@@ -246,10 +261,24 @@ def _validate_item(index, raw, fields, model) -> _Item:
             detail = exc.detail if isinstance(exc.detail, list) else [exc.detail]
             item.result.errors[key] = [str(reason) for reason in detail]
             continue
+        if _has_nul(value):
+            item.reject(key, "Contains a NUL character (\\u0000), which cannot be stored.")
+            continue
         if value is None and not model._meta.get_field(key).null:
             value = ""
         item.values[key] = _NORMALISE[key](value) if key in _NORMALISE else value
     return item
+
+
+def _has_nul(value) -> bool:
+    """PostgreSQL stores no NUL in text or JSON; say so instead of failing the whole batch."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _given(batch, *keys) -> set:

@@ -1,21 +1,28 @@
-"""Daily usage roll-ups: rebuilt from raw events with one INSERT ... SELECT per level.
+"""Daily usage roll-ups per account, contact and feature (event name), in UTC days.
 
-Ingestion increments the roll-ups as events arrive; this rebuild is the reconciliation path
-(nightly, after a backfill or an import) and the way demo data gets its roll-ups.
+Two ways in, one result:
+- ``add_to_rollups`` is ingestion's path: it adds a batch's counts to the rows of the days it
+  touched, in the ingest transaction, at a cost that does not grow with the day's volume.
+- ``rebuild_daily_usage`` recomputes days from the raw events with one INSERT ... SELECT per
+  table: the nightly reconciliation, after a backfill, and for demo data.
+An account-day's active contacts and distinct features are counted from its contact and
+feature rows, so both paths agree exactly.
 """
 
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, TruncDate
 
-from accounts.models import DailyAccountUsage, DailyContactUsage, Event
+from accounts.models import DailyAccountUsage, DailyContactUsage, DailyFeatureUsage, Event
 
 
 def _day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    return datetime.combine(start, time.min, UTC), datetime.combine(
-        end + timedelta(days=1), time.min, UTC
+    return (
+        datetime.combine(start, time.min, UTC),
+        datetime.combine(end + timedelta(days=1), time.min, UTC),
     )
 
 
@@ -23,19 +30,17 @@ def rebuild_daily_usage(start: date, end: date, account_ids=None) -> dict[str, i
     """Recompute the roll-ups of days ``start``..``end`` (inclusive, UTC) from events.
 
     ``account_ids`` limits the rebuild to those accounts; None means every account. Returns
-    how many account-day and contact-day rows now exist for the range.
+    how many account-day, contact-day and feature-day rows now exist for the range.
     """
     if end < start:
         raise ValueError(f"end ({end}) precedes start ({start})")
     since, until = _day_bounds(start, end)
     events = Event.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
-    account_rows = DailyAccountUsage.objects.filter(date__gte=start, date__lte=end)
-    contact_rows = DailyContactUsage.objects.filter(date__gte=start, date__lte=end)
+    scope = Q(date__gte=start, date__lte=end)
     if account_ids is not None:
         account_ids = list(account_ids)
         events = events.filter(account_id__in=account_ids)
-        account_rows = account_rows.filter(account_id__in=account_ids)
-        contact_rows = contact_rows.filter(account_id__in=account_ids)
+        scope &= Q(account_id__in=account_ids)
     events = events.annotate(date=TruncDate("occurred_at", tzinfo=UTC)).order_by()
 
     per_account = (
@@ -50,13 +55,18 @@ def rebuild_daily_usage(start: date, end: date, account_ids=None) -> dict[str, i
     per_contact = (
         events.filter(contact__isnull=False)
         .values("contact_id", "account_id", "date")
-        .annotate(n=Count("id"), names=Count("name", distinct=True))
-        .values_list("contact_id", "account_id", "date", "n", "names")
+        .annotate(n=Count("id"))
+        .values_list("contact_id", "account_id", "date", "n")
+    )
+    per_feature = (
+        events.values("account_id", "date", "name")
+        .annotate(n=Count("id"))
+        .values_list("account_id", "date", "name", "n")
     )
     with transaction.atomic():
-        account_rows.delete()
-        contact_rows.delete()
-        counts = {
+        for model in (DailyAccountUsage, DailyContactUsage, DailyFeatureUsage):
+            model.objects.filter(scope).delete()
+        return {
             "account_days": _insert_from_select(
                 DailyAccountUsage,
                 ["account_id", "date", "event_count", "active_contacts", "distinct_events"],
@@ -65,33 +75,91 @@ def rebuild_daily_usage(start: date, end: date, account_ids=None) -> dict[str, i
             ),
             "contact_days": _insert_from_select(
                 DailyContactUsage,
-                ["contact_id", "account_id", "date", "event_count", "distinct_events"],
+                ["contact_id", "account_id", "date", "event_count"],
                 per_contact,
-                unique=["contact_id", "date"],
+                unique=["contact_id", "account_id", "date"],
+            ),
+            "feature_days": _insert_from_select(
+                DailyFeatureUsage,
+                ["account_id", "date", "name", "event_count"],
+                per_feature,
+                unique=["account_id", "date", "name"],
             ),
         }
-    return counts
+
+
+def add_to_rollups(events) -> None:
+    """Add newly stored events, given as (account_id, contact_id or None, name, occurred_at).
+
+    Three upserts that add counts, then one UPDATE that recounts the touched account-days'
+    active contacts and distinct features from their (small) contact and feature rows.
+    """
+    per_account, per_contact, per_feature = Counter(), Counter(), Counter()
+    for account_id, contact_id, name, occurred_at in events:
+        day = occurred_at.astimezone(UTC).date()
+        per_account[(account_id, day)] += 1
+        per_feature[(account_id, day, name)] += 1
+        if contact_id is not None:
+            per_contact[(contact_id, account_id, day)] += 1
+    if not per_account:
+        return
+    _add_counts(DailyAccountUsage, ["account_id", "date"], per_account)
+    _add_counts(DailyContactUsage, ["contact_id", "account_id", "date"], per_contact)
+    _add_counts(DailyFeatureUsage, ["account_id", "date", "name"], per_feature)
+
+    touched = Q()
+    for account_id, day in per_account:
+        touched |= Q(account_id=account_id, date=day)
+    same_day = {"account_id": OuterRef("account_id"), "date": OuterRef("date")}
+    DailyAccountUsage.objects.filter(touched).update(
+        active_contacts=Coalesce(_count_of(DailyContactUsage, same_day), 0),
+        distinct_events=Coalesce(_count_of(DailyFeatureUsage, same_day), 0),
+    )
+
+
+def _count_of(model, match: dict) -> Subquery:
+    rows = model.objects.filter(**match).order_by().values("account_id")
+    return Subquery(rows.annotate(n=Count("*")).values("n")[:1])
+
+
+def _add_counts(model, keys: list[str], counts: Counter) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE SET event_count = event_count + new count."""
+    if not counts:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [_column(model, k) for k in keys] + [quote("event_count")]
+    conflict = ", ".join(_column(model, k) for k in keys)
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    params = [value for key, n in counts.items() for value in (*key, n)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * len(counts))} "
+            f"ON CONFLICT ({conflict}) DO UPDATE SET "
+            f'"event_count" = {table}."event_count" + EXCLUDED."event_count"',
+            params,
+        )
+
+
+def _column(model, name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(name.removesuffix("_id")).column)
 
 
 def _insert_from_select(model, columns: list[str], queryset, unique: list[str]) -> int:
     """INSERT INTO model (columns) SELECT ... ON CONFLICT DO UPDATE: rows stay in the database.
 
     The SELECT is the ORM's own SQL for ``queryset`` (whose values_list matches ``columns``
-    in order), so the date truncation is right on every backend. The upsert makes two
-    concurrent rebuilds of the same account-day (two ingest requests) both succeed, the
-    later one winning, instead of one failing on the unique constraint.
+    in order), so the date truncation is right on every backend. The upsert lets a rebuild
+    run beside ingestion adding to the same day without failing on the unique constraint.
     """
     select_sql, params = queryset.query.sql_with_params()
-    quote = connection.ops.quote_name
-
-    def column(name):
-        return quote(model._meta.get_field(name.removesuffix("_id")).column)
-
-    updates = ", ".join(f"{column(c)} = EXCLUDED.{column(c)}" for c in columns if c not in unique)
+    names = [_column(model, c) for c in columns]
+    keys = [_column(model, c) for c in unique]
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in names if c not in keys)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(map(column, columns))}) "
-            f"{select_sql} ON CONFLICT ({', '.join(map(column, unique))}) DO UPDATE SET {updates}",
+            f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({', '.join(names)}) "
+            f"{select_sql} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
             params,
         )
         return cursor.rowcount

@@ -156,6 +156,10 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cs_platform")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "prune-processed-messages": {
+        "task": "accounts.tasks.prune_processed_messages_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Reconcile yesterday's and today's usage roll-ups with the raw events every night.
     "rebuild-recent-usage-rollups": {
         "task": "accounts.tasks.rebuild_recent_usage_task",
@@ -212,6 +216,8 @@ SPECTACULAR_SETTINGS = {
         "TouchModelEnum": "accounts.choices.TouchModel",
     },
 }
+# How long identify/group message ids are remembered to report replays as duplicates.
+PROCESSED_MESSAGE_DAYS = env_int("PROCESSED_MESSAGE_DAYS", 30, minimum=1)
 # Requests per minute per token (a token may override it); 429 with Retry-After beyond.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 

@@ -102,11 +102,17 @@ def _plain_static_storage(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    # Rate-limit counters live in the cache; primary keys repeat between tests.
-    from django.core.cache import cache
+def _fresh_cache(settings):
+    # Rate-limit counters live in the cache and primary keys repeat between tests (and
+    # between test runs on other databases): each test gets an empty cache of its own.
+    import uuid
 
-    cache.clear()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": uuid.uuid4().hex,  # local memory is shared by name within the process
+        }
+    }
 
 
 @pytest.fixture

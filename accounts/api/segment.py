@@ -55,13 +55,21 @@ def read_body(request, limit: int) -> dict:
     if len(raw) > limit:
         raise PayloadTooLarge(f"body: larger than {limit // 1024} KB (Segment's limit)")
     try:
-        payload = json.loads(raw or b"null")
+        payload = json.loads(raw or b"null", parse_constant=_no_constants)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParseError(f"body: malformed JSON ({exc})") from None
+    except ValueError as exc:
+        raise ParseError(f"body: {exc}") from None
+    except RecursionError:
+        raise ParseError("body: JSON nested too deeply") from None
     if not isinstance(payload, dict):
         raise ParseError("body: expected a JSON object")
     django_request.segment_payload = payload
     return payload
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not valid JSON (use null or a number)")
 
 
 class WriteKeyAuthentication(BaseAuthentication):

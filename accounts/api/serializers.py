@@ -1,5 +1,7 @@
 """REST representations of accounts and what belongs to them. References use external ids."""
 
+import json
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
@@ -7,6 +9,13 @@ from rest_framework import serializers
 from accounts.choices import SURVEY_SCORE_RANGE
 from accounts.models import Account, Contact, Event, Note, SurveyResponse
 from accounts.upsert import MAX_ITEMS
+
+
+def no_nul(value):
+    """PostgreSQL's JSON refuses NUL characters: a 400 naming the field, not a 500."""
+    if "\\u0000" in json.dumps(value):
+        raise serializers.ValidationError("Contains a NUL character (\\u0000).")
+    return value
 
 
 class AccountSerializer(serializers.ModelSerializer):
@@ -26,6 +35,9 @@ class AccountSerializer(serializers.ModelSerializer):
     )
     stage = serializers.CharField(
         source="journey.stage", read_only=True, default=None, help_text="Journey stage."
+    )
+    traits = serializers.DictField(
+        required=False, validators=[no_nul], help_text="Free-form attributes."
     )
 
     class Meta:
@@ -59,6 +71,9 @@ class ContactSerializer(serializers.ModelSerializer):
         slug_field="external_id",
         queryset=Account.objects.all(),
         help_text="External id of the contact's account.",
+    )
+    traits = serializers.DictField(
+        required=False, validators=[no_nul], help_text="Free-form attributes."
     )
 
     class Meta:
@@ -139,14 +154,18 @@ class SurveyResponseSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
     def validate(self, attrs):
-        low, high = SURVEY_SCORE_RANGE[attrs.get("kind", getattr(self.instance, "kind", None))]
-        score = attrs.get("score", getattr(self.instance, "score", None))
+        def current(name):  # a PATCH gives only some fields
+            return attrs.get(name, getattr(self.instance, name, None))
+
+        kind, score, account, contact = (
+            current(f) for f in ("kind", "score", "account", "contact")
+        )
+        low, high = SURVEY_SCORE_RANGE[kind]
         if score is not None and not low <= score <= high:
             raise serializers.ValidationError(
-                {"score": f"A {attrs['kind'].upper()} score is from {low} to {high}."}
+                {"score": f"A {kind.upper()} score is from {low} to {high}."}
             )
-        contact = attrs.get("contact")
-        if contact and contact.account_id != attrs["account"].pk:
+        if contact and account and contact.account_id != account.pk:
             raise serializers.ValidationError({"contact": "This contact is not of this account."})
         return attrs
 

@@ -28,7 +28,7 @@ from accounts.api.serializers import (
 from accounts.dirty import mark_dirty
 from accounts.ingest import REJECTED, ingest_messages
 from accounts.models import Account, Contact, Event, Note, SurveyResponse
-from accounts.upsert import UpsertError, upsert_accounts, upsert_contacts
+from accounts.upsert import UpsertError, retry_on_conflict, upsert_accounts, upsert_contacts
 from cs_platform.models import Scope
 
 
@@ -58,6 +58,12 @@ class DirtyMarkingMixin:
         instance = serializer.save()
         mark_dirty([self.account_id_of(instance)])
 
+    def perform_destroy(self, instance):
+        account_id = self.account_id_of(instance)
+        instance.delete()
+        if not isinstance(instance, Account):  # a deleted account has nothing to recompute
+            mark_dirty([account_id])
+
     def extra_save_kwargs(self) -> dict:
         return {}
 
@@ -79,7 +85,8 @@ class BulkUpsertMixin:
         payload = BulkRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            results = type(self).upsert(
+            results = retry_on_conflict(
+                type(self).upsert,
                 payload.validated_data["items"],
                 all_or_nothing=payload.validated_data["all_or_nothing"],
             )
@@ -118,7 +125,9 @@ class AccountViewSet(DirtyMarkingMixin, BulkUpsertMixin, viewsets.ModelViewSet):
         if not isinstance(request.data, dict):
             return Response({"non_field_errors": ["Expected a JSON object."]}, status=400)
         # The same rules as the bulk endpoint and the CSV import: one upsert path.
-        (result,) = upsert_accounts([{**request.data, "external_id": external_id}])
+        (result,) = retry_on_conflict(
+            upsert_accounts, [{**request.data, "external_id": external_id}]
+        )
         if result.status == "rejected":
             return Response(result.errors, status=status.HTTP_400_BAD_REQUEST)
         account = self.queryset.get(pk=result.id)

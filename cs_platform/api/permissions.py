@@ -3,7 +3,7 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from cs_platform import roles
-from cs_platform.models import ApiToken, Scope
+from cs_platform.models import ApiToken, Scope, allowed_scopes
 
 # What a signed-in person may do through the API with their session, by role.
 SESSION_SCOPES = {
@@ -27,7 +27,10 @@ class HasScope(BasePermission):
     def has_permission(self, request, view):
         needed = required_scopes(request, view)
         if isinstance(request.auth, ApiToken):
-            ok = any(request.auth.has_scope(s) for s in needed)
+            # A token can do no more than its user's current role allows: demoting the user
+            # narrows every token they issued.
+            role_allows = allowed_scopes(request.auth.user)
+            ok = any(request.auth.has_scope(s) and s in role_allows for s in needed)
             if not ok:
                 self.message = f"This token lacks the {' or '.join(sorted(needed))} scope."
             return ok

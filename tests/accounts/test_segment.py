@@ -212,3 +212,87 @@ def test_any_iso_offset_is_stored_in_utc(ingest):
     AccountFactory(external_id="acme")
     ingest("/v1/track", track("tz", timestamp="2026-03-02T10:00:00-23:53"))
     assert Event.objects.get().occurred_at == datetime(2026, 3, 3, 9, 53, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ({"timestamp": "2024-13-45T00:00:00Z"}, "timestamp: '2024-13-45T00:00:00Z' is not"),
+        ({"timestamp": "2024-01-01T25:00:00Z"}, "timestamp:"),
+        ({"event": "bad\u0000name"}, "NUL character"),
+        ({"properties": {"k": "v\u0000"}}, "NUL character"),
+        ({"messageId": "m" * 256}, "messageId: longer than 255"),
+        ({"userId": "u" * 300}, "userId: longer than 255"),
+        ({"context": {"groupId": "acme", "traits": [1, 2]}}, "context.traits: expected an object"),
+    ],
+)
+def test_a_message_the_database_could_not_store_is_rejected_not_a_500(ingest, message, reason):
+    AccountFactory(external_id="acme")
+    body = {"batch": [{**track("bad"), **message}, track("good")]}
+    response = ingest("/v1/batch", body)
+    assert response.status_code == 200, response.content
+    first, second = response.json()["results"]
+    assert first["status"] == "rejected" and reason in first["reason"]
+    assert second["status"] == "accepted"
+
+
+def test_skew_correction_that_overflows_is_rejected(ingest):
+    AccountFactory(external_id="acme")
+    message = track("far")
+    del message["timestamp"]
+    message["originalTimestamp"] = "0001-01-01T00:00:00Z"
+    response = ingest("/v1/batch", {"batch": [message], "sentAt": "9999-01-01T00:00:00Z"})
+    assert response.status_code == 400
+    assert "too far from sentAt" in response.json()["results"][0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("raw_body", "message"),
+    [
+        (b'{"batch": [{"type": "track", "x": NaN}]}', "NaN is not valid JSON"),
+        (b'{"batch": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    ],
+)
+def test_json_python_accepts_but_a_database_cannot_is_refused(ingest, raw_body, message):
+    response = ingest("/v1/batch", None, raw_body=raw_body)
+    assert response.status_code == 400 and message in response.json()["detail"]
+
+
+def test_a_replayed_identify_or_group_is_a_duplicate_and_changes_nothing(ingest):
+    ingest("/v1/group", {"groupId": "acme", "messageId": "g1", "traits": {"plan": "Growth"}})
+    ingest("/v1/group", {"groupId": "acme", "messageId": "g2", "traits": {"plan": "Enterprise"}})
+    replay = ingest(
+        "/v1/group", {"groupId": "acme", "messageId": "g1", "traits": {"plan": "Growth"}}
+    )
+    assert replay.json()["results"][0]["status"] == "duplicate"
+    assert Account.objects.get(external_id="acme").plan == "Enterprise"
+
+
+def test_a_group_call_links_its_user_so_later_calls_need_no_group(ingest):
+    ingest("/v1/group", {"groupId": "acme", "userId": "u5", "messageId": "g1"})
+    identify = {
+        "type": "identify",
+        "userId": "u5",
+        "messageId": "i1",
+        "traits": {"persona": "admin"},
+    }
+    assert ingest("/v1/identify", identify).json()["results"][0]["status"] == "accepted"
+    tracked = ingest("/v1/track", {"event": "login", "userId": "u5", "messageId": "t1"})
+    assert tracked.json()["results"][0]["status"] == "accepted"
+    contact = Contact.objects.get(external_id="u5")
+    assert (contact.account.external_id, contact.persona) == ("acme", "admin")
+    assert Event.objects.get().account == contact.account
+
+
+def test_one_user_in_two_accounts_on_one_day_is_counted_in_each(ingest):
+    AccountFactory(external_id="acme")
+    AccountFactory(external_id="globex")
+    body = {
+        "batch": [
+            track("a1", group="acme", user="consultant"),
+            track("b1", group="globex", user="consultant"),
+        ]
+    }
+    assert ingest("/v1/batch", body).json()["accepted"] == 2
+    counts = DailyAccountUsage.objects.values_list("account__external_id", "active_contacts")
+    assert dict(counts) == {"acme": 1, "globex": 1}

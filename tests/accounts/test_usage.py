@@ -2,8 +2,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from accounts.models import DailyAccountUsage, DailyContactUsage
-from accounts.usage import rebuild_daily_usage
+from accounts.models import DailyAccountUsage, DailyContactUsage, DailyFeatureUsage
+from accounts.usage import add_to_rollups, rebuild_daily_usage
 from tests.factories import AccountFactory, ContactFactory, EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +30,7 @@ def test_it_counts_events_people_and_features_per_account_day(usage):
     assert rebuild_daily_usage(date(2026, 3, 1), date(2026, 3, 3)) == {
         "account_days": 3,
         "contact_days": 2,
+        "feature_days": 4,
     }
     day2 = DailyAccountUsage.objects.get(account=acme, date=date(2026, 3, 2))
     assert (day2.event_count, day2.active_contacts, day2.distinct_events) == (3, 2, 2)
@@ -37,7 +38,9 @@ def test_it_counts_events_people_and_features_per_account_day(usage):
     day3 = DailyAccountUsage.objects.get(account=acme, date=date(2026, 3, 3))
     assert (day3.event_count, day3.active_contacts, day3.distinct_events) == (1, 0, 1)
     ann_day = DailyContactUsage.objects.get(contact=ann, date=date(2026, 3, 2))
-    assert (ann_day.event_count, ann_day.distinct_events, ann_day.account_id) == (2, 2, acme.pk)
+    assert (ann_day.event_count, ann_day.account_id) == (2, acme.pk)
+    features = DailyFeatureUsage.objects.filter(account=acme, date=date(2026, 3, 2))
+    assert dict(features.values_list("name", "event_count")) == {"login": 2, "report_created": 1}
 
 
 def test_it_replaces_stale_rows_in_the_range_and_keeps_others(usage):
@@ -75,4 +78,28 @@ def test_it_runs_a_fixed_number_of_queries_whatever_the_volume(usage):
     for day in (1, 2, 3):
         for n in range(40):
             EventFactory(account=acme, name=f"feature_{n % 7}", occurred_at=at(day, 8, n))
-    assert queries() == few <= 6
+    assert queries() == few <= 8
+
+
+def _snapshot():
+    accounts = DailyAccountUsage.objects.values_list(
+        "account_id", "date", "event_count", "active_contacts", "distinct_events"
+    )
+    contacts = DailyContactUsage.objects.values_list("contact_id", "date", "event_count")
+    features = DailyFeatureUsage.objects.values_list("account_id", "date", "name", "event_count")
+    return sorted(accounts), sorted(contacts), sorted(features)
+
+
+def test_adding_batches_gives_the_same_rollups_as_a_rebuild(usage):
+    from accounts.models import Event
+
+    events = list(
+        Event.objects.order_by("id").values_list("account_id", "contact_id", "name", "occurred_at")
+    )
+    add_to_rollups(events[:2])  # two batches, the second touching the same account-day
+    add_to_rollups(events[2:])
+    added = _snapshot()
+    rebuild_daily_usage(date(2026, 3, 1), date(2026, 3, 3))
+    assert _snapshot() == added
+    day2 = DailyAccountUsage.objects.get(account=usage[0], date=date(2026, 3, 2))
+    assert (day2.event_count, day2.active_contacts, day2.distinct_events) == (3, 2, 2)
