@@ -22,7 +22,7 @@ class Scope(models.TextChoices):
 # The widest scopes a user of each role may give a token.
 SCOPES_BY_ROLE = {
     roles.ADMIN: set(Scope.values),
-    roles.CSM: {Scope.READ, Scope.WRITE, Scope.INGEST},
+    roles.CSM: {Scope.READ, Scope.WRITE},  # ingestion writes any account: admins' tokens
     roles.VIEWER: {Scope.READ},
 }
 

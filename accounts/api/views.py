@@ -29,6 +29,7 @@ from accounts.dirty import mark_dirty
 from accounts.ingest import REJECTED, ingest_messages
 from accounts.models import Account, Contact, Event, Note, SurveyResponse
 from accounts.upsert import UpsertError, retry_on_conflict, upsert_accounts, upsert_contacts
+from cs_platform.api.permissions import check_book, require_admin
 from cs_platform.models import Scope
 
 
@@ -51,6 +52,7 @@ class DirtyMarkingMixin:
     """Writes through the API mark the affected account for health recompute."""
 
     def perform_create(self, serializer):
+        check_book(self.request.user, serializer.validated_data.get("account"))
         instance = serializer.save(**self.extra_save_kwargs())
         mark_dirty([self.account_id_of(instance)])
 
@@ -82,6 +84,7 @@ class BulkUpsertMixin:
 
         All or nothing by default: one rejected item and nothing is written (400).
         """
+        require_admin(request.user, "upsert in bulk")
         payload = BulkRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
@@ -110,6 +113,10 @@ class AccountViewSet(DirtyMarkingMixin, BulkUpsertMixin, viewsets.ModelViewSet):
     def account_id_of(instance) -> int:
         return instance.pk
 
+    def perform_create(self, serializer):
+        require_admin(self.request.user, "create accounts")
+        super().perform_create(serializer)
+
     @extend_schema(request=AccountSerializer, responses={200: AccountSerializer})
     @action(
         detail=False,
@@ -122,6 +129,7 @@ class AccountViewSet(DirtyMarkingMixin, BulkUpsertMixin, viewsets.ModelViewSet):
             return Response(
                 self.get_serializer(get_object_or_404(self.queryset, external_id=external_id)).data
             )
+        require_admin(request.user, "create or update accounts by external id")
         if not isinstance(request.data, dict):
             return Response({"non_field_errors": ["Expected a JSON object."]}, status=400)
         # The same rules as the bulk endpoint and the CSV import: one upsert path.
@@ -156,7 +164,7 @@ class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = EventSerializer
     filterset_class = EventFilter
     ordering_fields = ["occurred_at", "received_at"]
-    scopes_by_method = {"POST": {Scope.INGEST, Scope.WRITE}}
+    scopes_by_method = {"POST": {Scope.INGEST}}
 
     @extend_schema(request=EventBatchSerializer, responses={200: EventResultSerializer(many=True)})
     def create(self, request):

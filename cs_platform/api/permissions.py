@@ -1,16 +1,15 @@
-"""Who may call an endpoint: a token needs the endpoint's scope, a browser session a role."""
+"""Who may call an endpoint, and on which accounts.
 
+A token needs the endpoint's scope, and can do no more than its user's role allows; a browser
+session has its role's scopes. On top of that a CSM changes only the accounts of their own
+book (and what belongs to them); everyone reads everything; admins change anything.
+"""
+
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from cs_platform import roles
 from cs_platform.models import ApiToken, Scope, allowed_scopes
-
-# What a signed-in person may do through the API with their session, by role.
-SESSION_SCOPES = {
-    roles.ADMIN: set(Scope.values),
-    roles.CSM: {Scope.READ, Scope.WRITE},
-    roles.VIEWER: {Scope.READ},
-}
 
 
 def required_scopes(request, view) -> set[str]:
@@ -36,5 +35,26 @@ class HasScope(BasePermission):
             return ok
         if not request.user or not request.user.is_authenticated:
             return False
-        granted = set().union(*(SESSION_SCOPES[r] for r in roles.user_roles(request.user)))
-        return bool(granted & needed)
+        return bool(allowed_scopes(request.user) & needed)
+
+    def has_object_permission(self, request, view, obj):
+        if request.method not in SAFE_METHODS:
+            check_book(request.user, obj if hasattr(obj, "owner_id") else obj.account)
+        return True
+
+
+def is_admin(user) -> bool:
+    return roles.ADMIN in roles.user_roles(user)
+
+
+def check_book(user, account) -> None:
+    """Refuse a change to an account outside a CSM's book (admins may change any)."""
+    if account is not None and not is_admin(user) and account.owner_id != user.pk:
+        raise PermissionDenied(
+            f"{account.name} is not in your book: ask its owner or an admin to change it."
+        )
+
+
+def require_admin(user, what: str) -> None:
+    if not is_admin(user):
+        raise PermissionDenied(f"Only admins {what}.")

@@ -5,6 +5,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from accounts.dirty import mark_dirty
+from cs_platform.api.permissions import check_book
 from journeys.api.serializers import (
     AccountStageSerializer,
     EscalationSerializer,
@@ -27,6 +28,7 @@ class StageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         move = StageMoveSerializer(data=request.data)
         move.is_valid(raise_exception=True)
         data = move.validated_data
+        check_book(request.user, data["account"])
         try:
             transition = move_account(
                 data["account"], data["to_stage"], reason=data["reason"], by=request.user
@@ -54,6 +56,7 @@ class EscalationViewSet(viewsets.ModelViewSet):
     ordering_fields = ["opened_at", "severity"]
 
     def perform_create(self, serializer):
+        check_book(self.request.user, serializer.validated_data["account"])
         escalation = serializer.save(owner=serializer.validated_data["account"].owner)
         mark_dirty([escalation.account_id])
 

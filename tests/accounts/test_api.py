@@ -182,7 +182,8 @@ def test_events_are_pushed_in_a_batch_with_a_result_each(api, issue_token):
     assert Event.objects.count() == 1
 
 
-def test_an_event_with_a_bad_date_refuses_the_whole_batch(writer):
+def test_an_event_with_a_bad_date_refuses_the_whole_batch(api, issue_token):
+    writer = api(issue_token("ingest")[0])
     AccountFactory(external_id="acme")
     events = [
         {"account": "acme", "name": "a", "occurred_at": "2026-03-02T09:00:00Z", "message_id": "1"},
@@ -210,7 +211,7 @@ def test_survey_scores_are_checked_against_their_scale(writer, kind, score, stat
 
 
 def test_a_note_is_signed_by_its_author(client, csm):
-    AccountFactory(external_id="acme")
+    AccountFactory(external_id="acme", owner=csm)
     client.force_login(csm)
     response = client.post(
         "/api/v1/notes/",
@@ -222,7 +223,7 @@ def test_a_note_is_signed_by_its_author(client, csm):
 
 
 def test_a_csm_moves_an_account_with_a_reason_and_it_is_recorded(client, csm):
-    AccountFactory(external_id="acme")
+    AccountFactory(external_id="acme", owner=csm)
     client.force_login(csm)
     response = client.post(
         "/api/v1/stages/", {"account": "acme", "to_stage": "escalation", "reason": "Outage"},
@@ -254,3 +255,48 @@ def test_contacts_list_filters_by_account_and_persona(writer):
     ContactFactory(persona="admin", name="Other")
     response = writer.get("/api/v1/contacts/", {"account": "acme", "persona": "admin"})
     assert [c["name"] for c in response.json()["results"]] == ["Ann"]
+
+
+def test_a_csm_changes_their_own_book_and_only_reads_the_rest(client, csm, make_user):
+    other = make_user("jonas", roles.CSM)
+    mine = AccountFactory(external_id="mine", owner=csm)
+    theirs = AccountFactory(external_id="theirs", owner=other)
+    client.force_login(csm)
+
+    def patch(account):
+        return client.patch(
+            f"/api/v1/accounts/{account.pk}/",
+            {"plan": "Enterprise"},
+            content_type="application/json",
+        )
+
+    assert patch(mine).status_code == 200
+    refused = patch(theirs)
+    assert refused.status_code == 403 and "not in your book" in refused.json()["detail"]
+    assert client.get(f"/api/v1/accounts/{theirs.pk}/").status_code == 200
+    for url, body in [
+        ("/api/v1/notes/", {"account": "theirs", "body": "x",
+                            "occurred_at": "2026-03-02T09:00:00Z"}),
+        ("/api/v1/stages/", {"account": "theirs", "to_stage": "renewal", "reason": "x"}),
+        ("/api/v1/escalations/", {"account": "theirs", "title": "x", "severity": "high",
+                                  "opened_at": "2026-03-02T09:00:00Z"}),
+    ]:  # fmt: skip
+        assert client.post(url, body, content_type="application/json").status_code == 403, url
+    assert not Note.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("post", "/api/v1/accounts/", {"external_id": "n", "name": "N"}),
+        ("post", "/api/v1/accounts/bulk/", {"items": [{"external_id": "n", "name": "N"}]}),
+        ("put", "/api/v1/accounts/by-external-id/n/", {"name": "N"}),
+    ],
+)
+def test_only_admins_create_accounts_or_upsert_in_bulk(client, csm, cs_admin, method, url, body):
+    client.force_login(csm)
+    response = getattr(client, method)(url, body, content_type="application/json")
+    assert response.status_code == 403 and "Only admins" in response.json()["detail"]
+    client.force_login(cs_admin)
+    response = getattr(client, method)(url, body, content_type="application/json")
+    assert response.status_code in (200, 201), response.json()

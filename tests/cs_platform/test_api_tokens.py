@@ -119,15 +119,31 @@ def test_anonymous_requests_are_refused(client):
 
 @pytest.mark.parametrize(
     ("role", "read", "write"),
-    [(roles.VIEWER, 200, 403), (roles.CSM, 200, 201), (roles.ADMIN, 200, 201)],
+    [(roles.VIEWER, 200, 403), (roles.CSM, 200, 200), (roles.ADMIN, 200, 200)],
 )
 def test_a_browser_session_gets_what_its_role_allows(client, make_user, role, read, write):
-    client.force_login(make_user("person", role))
+    person = make_user("person", role)
+    account = AccountFactory(owner=person)
+    client.force_login(person)
     assert client.get(ACCOUNTS).status_code == read
-    response = client.post(
-        ACCOUNTS, {"external_id": "n", "name": "N"}, content_type="application/json"
+    response = client.patch(
+        f"{ACCOUNTS}{account.pk}/", {"plan": "Enterprise"}, content_type="application/json"
     )
     assert response.status_code == write
+
+
+def test_a_token_loses_what_its_users_role_loses(api, issue_token, make_user):
+    from django.contrib.auth.models import Group
+
+    user = make_user("ops", roles.ADMIN)
+    raw, _ = issue_token("read", "write", user=user)
+    account = AccountFactory(owner=user)
+    url = f"{ACCOUNTS}{account.pk}/"
+    client = api(raw)
+    assert client.patch(url, {"plan": "X"}, content_type="application/json").status_code == 200
+    user.groups.set([Group.objects.get(name=roles.VIEWER)])
+    assert client.patch(url, {"plan": "Y"}, content_type="application/json").status_code == 403
+    assert client.get(url).status_code == 200
 
 
 def test_a_token_over_its_rate_limit_gets_429_with_retry_after(api, issue_token):
@@ -154,7 +170,7 @@ def test_the_default_limit_comes_from_settings(api, issue_token, settings):
 
 
 def test_an_admin_issues_a_token_in_the_dashboard_and_sees_it_once(client, cs_admin, make_user):
-    make_user("segment-bot", roles.CSM)
+    make_user("segment-bot", roles.ADMIN)
     client.force_login(cs_admin)
     response = client.post(
         reverse("token-list"), {"name": "Segment", "user": "segment-bot", "scopes": ["ingest"]}
