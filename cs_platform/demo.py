@@ -138,6 +138,8 @@ NOTE_TEXTS = {
         "Usage dropped after their reorg; keep an eye on it.",
     ],
 }
+# The default EscalationPolicy response deadlines (journeys migration 0003).
+RESPONSE_HOURS = {Severity.CRITICAL: 4, Severity.HIGH: 24, Severity.MEDIUM: 72, Severity.LOW: 120}
 ESCALATION_TITLES = [
     "Data sync failing since the last release",
     "Reports time out for the whole team",
@@ -483,11 +485,22 @@ def _write_journeys(rng, accounts, trajectories, as_of, users, counts):
                 )
                 if escalation.first_response_at > end:
                     escalation.first_response_at = None
+                hours = RESPONSE_HOURS[severity]
+                escalation.response_due_at = opened + timedelta(hours=hours)
+                late = escalation.first_response_at or end
+                if late > escalation.response_due_at:
+                    escalation.breached_at = escalation.response_due_at
+                escalation.feedback_requested_at = resolved
                 escalations.append(escalation)
-                before = moves[-1][1]
-                moves.append((opened, Stage.ESCALATION, f"Escalation: {escalation.title}", ""))
-                if resolved:
-                    moves.append((resolved, before, "Escalation resolved", "escalation_resolved"))
+                # As the default policies say: high and critical ones escalate the journey.
+                if severity in {Severity.HIGH, Severity.CRITICAL}:
+                    before = moves[-1][1]
+                    reason = f"{severity.label} escalation: {escalation.title}"
+                    moves.append((opened, Stage.ESCALATION, reason, "severe_escalation"))
+                    if resolved:
+                        moves.append(
+                            (resolved, before, "Escalation resolved", "escalation_resolved")
+                        )
 
         previous = ""
         for moved_at, stage, reason, rule in moves:

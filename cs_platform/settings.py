@@ -156,6 +156,10 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cs_platform")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "detect-escalation-breaches": {
+        "task": "journeys.tasks.detect_escalation_breaches_task",
+        "schedule": env_int("BREACH_CHECK_SECONDS", 60, minimum=5),
+    },
     "prune-processed-messages": {
         "task": "accounts.tasks.prune_processed_messages_task",
         "schedule": crontab(hour=3, minute=30),

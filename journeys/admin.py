@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from journeys.models import AccountStage, Escalation, StageTransition
+from journeys.models import AccountStage, Escalation, EscalationPolicy, StageTransition
 
 
 @admin.register(AccountStage)
@@ -23,8 +23,16 @@ class StageTransitionAdmin(admin.ModelAdmin):
 
 @admin.register(Escalation)
 class EscalationAdmin(admin.ModelAdmin):
-    list_display = ("title", "account", "severity", "opened_at", "first_response_at", "resolved_at")
+    list_display = (
+        "title", "account", "severity", "opened_at", "response_due_at", "first_response_at",
+        "breached_at", "resolved_at",
+    )  # fmt: skip
     list_filter = ("severity",)
     search_fields = ("title", "account__name")
     list_select_related = ("account",)
-    raw_id_fields = ("account",)
+    raw_id_fields = ("account", "feedback")
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):
+    list_display = ("severity", "response_hours", "moves_to_escalation_stage")

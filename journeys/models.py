@@ -2,10 +2,11 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from accounts.models import Account
+from accounts.models import Account, SurveyResponse
 from journeys.choices import Severity, Stage
 
 
@@ -92,6 +93,26 @@ class Escalation(models.Model):
         on_delete=models.SET_NULL,
         related_name="escalations_owned",
     )
+    response_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="First response deadline, from the severity's policy."
+    )
+    breached_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When the response deadline passed without a first response.",
+    )
+    feedback_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer was asked how it was handled."
+    )
+    feedback = models.OneToOneField(
+        SurveyResponse,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="escalation",
+        help_text="The customer's CSAT answer about how the escalation was handled.",
+    )
 
     class Meta:
         ordering = ["-opened_at"]
@@ -119,3 +140,29 @@ class Escalation(models.Model):
             value = getattr(self, field)
             if value and self.opened_at and value < self.opened_at:
                 raise ValidationError({field: "Cannot be before the escalation was opened."})
+
+
+class EscalationPolicy(models.Model):
+    """How fast each severity must get a first response, and whether it escalates the journey."""
+
+    severity = models.CharField(max_length=10, choices=Severity.choices, unique=True)
+    response_hours = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)],
+        help_text="Hours from opening to the first response before it counts as breached.",
+    )
+    moves_to_escalation_stage = models.BooleanField(
+        default=False,
+        help_text="Severe escalations put the account into the escalation stage until resolved.",
+    )
+
+    class Meta:
+        verbose_name_plural = "escalation policies"
+        ordering = ["response_hours"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(response_hours__gte=1), name="escalation_policy_positive_hours"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_severity_display()}: respond within {self.response_hours} h"

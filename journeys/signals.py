@@ -4,3 +4,8 @@ from django.dispatch import Signal
 
 # Sent after commit of a stage move: account_id, transition (StageTransition).
 stage_entered = Signal()
+
+# Sent after commit with escalation_ids (a list): opened, response deadline breached, resolved.
+escalation_opened = Signal()
+escalation_breached = Signal()
+escalation_resolved = Signal()

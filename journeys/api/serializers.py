@@ -43,18 +43,33 @@ class EscalationSerializer(serializers.ModelSerializer):
     account = serializers.SlugRelatedField(slug_field="external_id", queryset=Account.objects.all())
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
+    opened_at = serializers.DateTimeField(required=False, help_text="Default: now.")
+    feedback_score = serializers.IntegerField(source="feedback.score", read_only=True, default=None)
+
     class Meta:
         model = Escalation
         fields = [
             "id", "account", "title", "description", "severity", "opened_at",
-            "first_response_at", "resolved_at", "owner",
+            "response_due_at", "first_response_at", "breached_at", "resolved_at",
+            "feedback_requested_at", "feedback_score", "owner",
         ]  # fmt: skip
-        read_only_fields = ["id", "owner"]
+        # Timestamps move through the respond / resolve / feedback actions, which keep the
+        # journey, the breach and the feedback request consistent.
+        read_only_fields = [
+            "id", "owner", "response_due_at", "first_response_at", "breached_at",
+            "resolved_at", "feedback_requested_at",
+        ]  # fmt: skip
 
     def validate(self, attrs):
-        opened = attrs.get("opened_at", getattr(self.instance, "opened_at", None))
-        for field in ("first_response_at", "resolved_at"):
-            value = attrs.get(field, getattr(self.instance, field, None))
-            if value and opened and value < opened:
-                raise serializers.ValidationError({field: "Cannot be before opened_at."})
+        if self.instance and "account" in attrs and attrs["account"] != self.instance.account:
+            raise serializers.ValidationError({"account": "An escalation cannot change account."})
         return attrs
+
+
+class EscalationStepSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(required=False, help_text="Default: now.")
+
+
+class EscalationFeedbackSerializer(serializers.Serializer):
+    score = serializers.IntegerField(min_value=1, max_value=5, help_text="CSAT, 1-5.")
+    comment = serializers.CharField(required=False, allow_blank=True, default="")

@@ -2,15 +2,25 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.dirty import mark_dirty
 from cs_platform.api.permissions import check_book
 from journeys.api.serializers import (
     AccountStageSerializer,
+    EscalationFeedbackSerializer,
     EscalationSerializer,
+    EscalationStepSerializer,
     StageMoveSerializer,
     StageTransitionSerializer,
+)
+from journeys.escalations import (
+    EscalationError,
+    open_escalation,
+    record_feedback,
+    record_first_response,
+    resolve_escalation,
 )
 from journeys.models import AccountStage, Escalation, StageTransition
 from journeys.stages import StageMoveError, move_account
@@ -56,9 +66,51 @@ class EscalationViewSet(viewsets.ModelViewSet):
     ordering_fields = ["opened_at", "severity"]
 
     def perform_create(self, serializer):
-        check_book(self.request.user, serializer.validated_data["account"])
-        escalation = serializer.save(owner=serializer.validated_data["account"].owner)
-        mark_dirty([escalation.account_id])
+        data = serializer.validated_data
+        check_book(self.request.user, data["account"])
+        serializer.instance = open_escalation(
+            data["account"],
+            severity=data["severity"],
+            title=data["title"],
+            description=data.get("description", ""),
+            opened_at=data.get("opened_at"),
+            by=self.request.user,
+        )
 
     def perform_update(self, serializer):
         mark_dirty([serializer.save().account_id])
+
+    def _step(self, request, step, **kwargs):
+        escalation = self.get_object()  # object permissions: the CSM's own book
+        try:
+            step(escalation, **kwargs)
+        except EscalationError as exc:
+            return Response({exc.field: [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        escalation.refresh_from_db()
+        return Response(EscalationSerializer(escalation).data)
+
+    @extend_schema(request=EscalationStepSerializer, responses={200: EscalationSerializer})
+    @action(detail=True, methods=["post"])
+    def respond(self, request, pk=None):
+        """Record the first response to the customer."""
+        step = EscalationStepSerializer(data=request.data)
+        step.is_valid(raise_exception=True)
+        return self._step(request, record_first_response, at=step.validated_data.get("at"))
+
+    @extend_schema(request=EscalationStepSerializer, responses={200: EscalationSerializer})
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        """Resolve it: asks the customer for feedback, ends the journey detour if the last."""
+        step = EscalationStepSerializer(data=request.data)
+        step.is_valid(raise_exception=True)
+        return self._step(
+            request, resolve_escalation, at=step.validated_data.get("at"), by=request.user
+        )
+
+    @extend_schema(request=EscalationFeedbackSerializer, responses={200: EscalationSerializer})
+    @action(detail=True, methods=["post"])
+    def feedback(self, request, pk=None):
+        """Store the customer's CSAT about how the escalation was handled."""
+        answer = EscalationFeedbackSerializer(data=request.data)
+        answer.is_valid(raise_exception=True)
+        return self._step(request, record_feedback, **answer.validated_data)
