@@ -156,6 +156,10 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cs_platform")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "apply-renewal-windows": {
+        "task": "journeys.tasks.apply_renewal_windows_task",
+        "schedule": crontab(minute=5),
+    },
     "detect-escalation-breaches": {
         "task": "journeys.tasks.detect_escalation_breaches_task",
         "schedule": env_int("BREACH_CHECK_SECONDS", 60, minimum=5),
@@ -220,6 +224,8 @@ SPECTACULAR_SETTINGS = {
         "TouchModelEnum": "accounts.choices.TouchModel",
     },
 }
+# An account enters the renewal stage this many days before its renewal date.
+RENEWAL_WINDOW_DAYS = env_int("RENEWAL_WINDOW_DAYS", 90, minimum=1, maximum=730)
 # How long identify/group message ids are remembered to report replays as duplicates.
 PROCESSED_MESSAGE_DAYS = env_int("PROCESSED_MESSAGE_DAYS", 30, minimum=1)
 # Requests per minute per token (a token may override it); 429 with Retry-After beyond.

@@ -1,11 +1,20 @@
 """Celery tasks of the journeys app: thin wrappers over the domain modules."""
 
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from journeys.escalations import detect_breaches
+from journeys.stages import apply_renewal_windows
 
 
 @shared_task
 def detect_escalation_breaches_task() -> int:
     """Every minute: escalations past their response deadline without a response."""
     return len(detect_breaches())
+
+
+@shared_task
+def apply_renewal_windows_task() -> int:
+    """Hourly: accounts entering their renewal window, and renewed ones leaving it."""
+    return apply_renewal_windows(timezone.now().date(), settings.RENEWAL_WINDOW_DAYS)
