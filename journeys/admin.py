@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from journeys.models import AccountStage, Escalation, EscalationPolicy, StageTransition
+from journeys.models import AccountStage, Escalation, EscalationPolicy, Handoff, StageTransition
 
 
 @admin.register(AccountStage)
@@ -36,3 +36,11 @@ class EscalationAdmin(admin.ModelAdmin):
 @admin.register(EscalationPolicy)
 class EscalationPolicyAdmin(admin.ModelAdmin):
     list_display = ("severity", "response_hours", "moves_to_escalation_stage")
+
+
+@admin.register(Handoff)
+class HandoffAdmin(admin.ModelAdmin):
+    list_display = ("account", "sold_by", "expected_go_live", "updated_at")
+    search_fields = ("account__name", "sold_by")
+    list_select_related = ("account",)
+    raw_id_fields = ("account",)

@@ -166,3 +166,29 @@ class EscalationPolicy(models.Model):
 
     def __str__(self):
         return f"{self.get_severity_display()}: respond within {self.response_hours} h"
+
+
+class Handoff(models.Model):
+    """What sales hands to customer success: why they bought and what success means to them."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="handoff")
+    reasons_for_buying = models.TextField(help_text="Why the customer bought.")
+    problems_to_solve = models.TextField(help_text="The problems they expect us to solve.")
+    success_criteria = models.TextField(help_text="How the customer will judge success.")
+    expected_go_live = models.DateField(null=True, blank=True)
+    sold_by = models.CharField(max_length=255, help_text="The account executive who sold it.")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Handoff of {self.account}"
+
+    @property
+    def is_complete(self) -> bool:
+        return all(
+            getattr(self, f).strip()
+            for f in ("reasons_for_buying", "problems_to_solve", "success_criteria", "sold_by")
+        )

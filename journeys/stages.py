@@ -5,10 +5,10 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.choices import AccountStatus
+from accounts.choices import AccountStatus, TouchModel
 from accounts.models import Account
 from journeys.choices import Stage
-from journeys.models import AccountStage, StageTransition
+from journeys.models import AccountStage, Handoff, StageTransition
 from journeys.signals import stage_entered
 
 
@@ -144,3 +144,11 @@ def apply_renewal_windows(today: date, window_days: int) -> int:
         account__renewal_date__lte=horizon,
     ).update(return_stage=Stage.RENEWAL)
     return move_accounts(moves)
+
+
+def onboarding_started(account) -> bool:
+    """High-touch onboarding starts with a complete sales handoff; other tracks need none."""
+    if account.touch_model != TouchModel.HIGH:
+        return True
+    handoff = Handoff.objects.filter(account=account).first()
+    return bool(handoff and handoff.is_complete)

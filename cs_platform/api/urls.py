@@ -1,5 +1,6 @@
 """/api/v1/: one router for every app's viewsets."""
 
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import views as accounts
@@ -15,4 +16,9 @@ router.register("stages", journeys.StageViewSet, basename="stage")
 router.register("stage-transitions", journeys.StageTransitionViewSet, basename="stage-transition")
 router.register("escalations", journeys.EscalationViewSet, basename="escalation")
 
-urlpatterns = router.urls
+handoff = journeys.HandoffViewSet.as_view({"get": "retrieve", "put": "update"})
+
+urlpatterns = [
+    *router.urls,
+    path("accounts/by-external-id/<str:external_id>/handoff/", handoff, name="handoff"),
+]

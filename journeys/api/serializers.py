@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from accounts.models import Account
 from journeys.choices import Stage
-from journeys.models import AccountStage, Escalation, StageTransition
+from journeys.models import AccountStage, Escalation, Handoff, StageTransition
 
 
 class StageTransitionSerializer(serializers.ModelSerializer):
@@ -73,3 +73,17 @@ class EscalationStepSerializer(serializers.Serializer):
 class EscalationFeedbackSerializer(serializers.Serializer):
     score = serializers.IntegerField(min_value=1, max_value=5, help_text="CSAT, 1-5.")
     comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class HandoffSerializer(serializers.ModelSerializer):
+    account = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    is_complete = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Handoff
+        fields = [
+            "account", "reasons_for_buying", "problems_to_solve", "success_criteria",
+            "expected_go_live", "sold_by", "is_complete", "updated_by", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["updated_at"]

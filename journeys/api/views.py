@@ -1,17 +1,20 @@
 """REST endpoints of the journeys app."""
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.dirty import mark_dirty
+from accounts.models import Account
 from cs_platform.api.permissions import check_book
 from journeys.api.serializers import (
     AccountStageSerializer,
     EscalationFeedbackSerializer,
     EscalationSerializer,
     EscalationStepSerializer,
+    HandoffSerializer,
     StageMoveSerializer,
     StageTransitionSerializer,
 )
@@ -22,7 +25,7 @@ from journeys.escalations import (
     record_first_response,
     resolve_escalation,
 )
-from journeys.models import AccountStage, Escalation, StageTransition
+from journeys.models import AccountStage, Escalation, Handoff, StageTransition
 from journeys.stages import StageMoveError, move_account
 
 
@@ -114,3 +117,24 @@ class EscalationViewSet(viewsets.ModelViewSet):
         answer = EscalationFeedbackSerializer(data=request.data)
         answer.is_valid(raise_exception=True)
         return self._step(request, record_feedback, **answer.validated_data)
+
+
+class HandoffViewSet(viewsets.GenericViewSet):
+    """The sales handoff of an account, by its external id: GET it, PUT it (create or edit)."""
+
+    queryset = Handoff.objects.select_related("account", "updated_by")
+    serializer_class = HandoffSerializer
+    lookup_field = "account__external_id"
+    lookup_url_kwarg = "external_id"
+
+    def retrieve(self, request, external_id=None):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    def update(self, request, external_id=None):
+        account = get_object_or_404(Account, external_id=external_id)
+        check_book(request.user, account)
+        handoff = Handoff.objects.filter(account=account).first()
+        serializer = self.get_serializer(handoff, data=request.data, partial=handoff is not None)
+        serializer.is_valid(raise_exception=True)
+        serializer.save(account=account, updated_by=request.user)
+        return Response(serializer.data, status=200 if handoff else 201)
