@@ -19,7 +19,7 @@ ADMIN_ONLY_APP_LABELS = ("cs_platform",)
 # Models a CSM may create and edit (their day-to-day work); everything else is read-only.
 CSM_EDITABLE_MODELS = {
     "accounts": {"contact", "note", "surveyresponse"},
-    "journeys": {"stagetransition", "accountstage", "escalation", "handoff"},
+    "journeys": {"stagetransition", "accountstage", "escalation", "handoff", "accountmilestone"},
 }
 
 

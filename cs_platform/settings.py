@@ -156,6 +156,10 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cs_platform")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "evaluate-milestones": {
+        "task": "journeys.tasks.evaluate_milestones_task",
+        "schedule": env_int("MILESTONE_CHECK_SECONDS", 300, minimum=10),
+    },
     "apply-renewal-windows": {
         "task": "journeys.tasks.apply_renewal_windows_task",
         "schedule": crontab(minute=5),

@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from journeys.models import AccountStage, Escalation, EscalationPolicy, Handoff, StageTransition
+from journeys.models import (
+    AccountMilestone,
+    AccountStage,
+    Escalation,
+    EscalationPolicy,
+    Handoff,
+    MilestoneDefinition,
+    MilestoneTemplate,
+    StageTransition,
+)
 
 
 @admin.register(AccountStage)
@@ -43,4 +52,28 @@ class HandoffAdmin(admin.ModelAdmin):
     list_display = ("account", "sold_by", "expected_go_live", "updated_at")
     search_fields = ("account__name", "sold_by")
     list_select_related = ("account",)
+    raw_id_fields = ("account",)
+
+
+class MilestoneDefinitionInline(admin.TabularInline):
+    model = MilestoneDefinition
+    extra = 1
+
+
+@admin.register(MilestoneTemplate)
+class MilestoneTemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "touch_model", "plan", "priority")
+    inlines = [MilestoneDefinitionInline]
+
+
+@admin.register(MilestoneDefinition)
+class MilestoneDefinitionAdmin(admin.ModelAdmin):
+    list_display = ("name", "template", "target_days", "rule", "event_name", "threshold")
+    list_filter = ("template", "rule")
+
+
+@admin.register(AccountMilestone)
+class AccountMilestoneAdmin(admin.ModelAdmin):
+    list_display = ("account", "definition", "due_date", "reached_at", "overdue_at")
+    list_select_related = ("account", "definition")
     raw_id_fields = ("account",)

@@ -13,3 +13,9 @@ class Severity(models.TextChoices):
     MEDIUM = "medium", "Medium"
     HIGH = "high", "High"
     CRITICAL = "critical", "Critical"
+
+
+class MilestoneRule(models.TextChoices):
+    MANUAL = "manual", "Marked by a CSM"
+    EVENT_COUNT = "event_count", "A product event reaches a count"
+    ACTIVE_USERS = "active_users", "A number of users have been active"

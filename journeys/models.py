@@ -6,8 +6,9 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from accounts.choices import TouchModel
 from accounts.models import Account, SurveyResponse
-from journeys.choices import Severity, Stage
+from journeys.choices import MilestoneRule, Severity, Stage
 
 
 class AccountStage(models.Model):
@@ -192,3 +193,97 @@ class Handoff(models.Model):
             getattr(self, f).strip()
             for f in ("reasons_for_buying", "problems_to_solve", "success_criteria", "sold_by")
         )
+
+
+class MilestoneTemplate(models.Model):
+    """A success plan for a segment: the milestones a customer of that segment should reach."""
+
+    name = models.CharField(max_length=100, unique=True)
+    touch_model = models.CharField(
+        max_length=10, choices=TouchModel.choices, blank=True, help_text="Empty: any touch model."
+    )
+    plan = models.CharField(max_length=100, blank=True, help_text="Empty: any plan.")
+    priority = models.PositiveIntegerField(
+        default=100, help_text="The first matching template (lowest number) applies."
+    )
+
+    class Meta:
+        ordering = ["priority", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class MilestoneDefinition(models.Model):
+    """One milestone of a template: when it is due and what counts as reaching it."""
+
+    template = models.ForeignKey(
+        MilestoneTemplate, on_delete=models.CASCADE, related_name="milestones"
+    )
+    name = models.CharField(max_length=200, help_text="e.g. First report shared with the team")
+    order = models.PositiveIntegerField(default=0)
+    target_days = models.PositiveIntegerField(help_text="Due this many days after contract start.")
+    rule = models.CharField(max_length=20, choices=MilestoneRule.choices)
+    event_name = models.CharField(
+        max_length=200, blank=True, help_text="For 'event reaches a count': the event's name."
+    )
+    threshold = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1)], help_text="The count or number of users."
+    )
+    required_for_onboarding = models.BooleanField(
+        default=True, help_text="Onboarding ends (to adoption) when all required ones are reached."
+    )
+    marks_first_value = models.BooleanField(
+        default=False, help_text="Reaching it is the customer's first value (time to value)."
+    )
+
+    class Meta:
+        ordering = ["template", "order", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(rule=MilestoneRule.EVENT_COUNT) | ~Q(event_name=""),
+                name="event_rule_names_an_event",
+            ),
+            models.CheckConstraint(
+                condition=Q(threshold__gte=1), name="milestone_threshold_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.rule == MilestoneRule.EVENT_COUNT and not self.event_name.strip():
+            raise ValidationError({"event_name": "An event-count milestone must name the event."})
+
+
+class AccountMilestone(models.Model):
+    """A milestone of one account: its due date, and when it was reached or fell overdue."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="milestones")
+    definition = models.ForeignKey(
+        MilestoneDefinition, on_delete=models.CASCADE, related_name="account_milestones"
+    )
+    due_date = models.DateField(db_index=True)
+    reached_at = models.DateTimeField(null=True, blank=True)
+    reached_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    overdue_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was found past due and not reached."
+    )
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "definition"], name="one_milestone_per_account"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account_id}: {self.definition}"
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.reached_at is None and self.overdue_at is not None

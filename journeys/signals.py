@@ -9,3 +9,7 @@ stage_entered = Signal()
 escalation_opened = Signal()
 escalation_breached = Signal()
 escalation_resolved = Signal()
+
+# Sent after commit with milestone_ids (a list of AccountMilestone ids).
+milestone_reached = Signal()
+milestone_overdue = Signal()

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from journeys.escalations import detect_breaches
+from journeys.milestones import assign_milestones, evaluate_milestones
 from journeys.stages import apply_renewal_windows
 
 
@@ -18,3 +19,10 @@ def detect_escalation_breaches_task() -> int:
 def apply_renewal_windows_task() -> int:
     """Hourly: accounts entering their renewal window, and renewed ones leaving it."""
     return apply_renewal_windows(timezone.now().date(), settings.RENEWAL_WINDOW_DAYS)
+
+
+@shared_task
+def evaluate_milestones_task() -> dict:
+    """Every few minutes: assign templates to new accounts, then reach / flag milestones."""
+    assign_milestones()
+    return evaluate_milestones()

@@ -15,6 +15,10 @@ router.register("notes", accounts.NoteViewSet, basename="note")
 router.register("stages", journeys.StageViewSet, basename="stage")
 router.register("stage-transitions", journeys.StageTransitionViewSet, basename="stage-transition")
 router.register("escalations", journeys.EscalationViewSet, basename="escalation")
+router.register(
+    "milestone-templates", journeys.MilestoneTemplateViewSet, basename="milestone-template"
+)
+router.register("milestones", journeys.AccountMilestoneViewSet, basename="milestone")
 
 handoff = journeys.HandoffViewSet.as_view({"get": "retrieve", "put": "update"})
 

@@ -2,7 +2,15 @@ from rest_framework import serializers
 
 from accounts.models import Account
 from journeys.choices import Stage
-from journeys.models import AccountStage, Escalation, Handoff, StageTransition
+from journeys.models import (
+    AccountMilestone,
+    AccountStage,
+    Escalation,
+    Handoff,
+    MilestoneDefinition,
+    MilestoneTemplate,
+    StageTransition,
+)
 
 
 class StageTransitionSerializer(serializers.ModelSerializer):
@@ -87,3 +95,34 @@ class HandoffSerializer(serializers.ModelSerializer):
             "expected_go_live", "sold_by", "is_complete", "updated_by", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["updated_at"]
+
+
+class MilestoneDefinitionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MilestoneDefinition
+        fields = [
+            "id", "name", "order", "target_days", "rule", "event_name", "threshold",
+            "required_for_onboarding", "marks_first_value",
+        ]  # fmt: skip
+
+
+class MilestoneTemplateSerializer(serializers.ModelSerializer):
+    milestones = MilestoneDefinitionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = MilestoneTemplate
+        fields = ["id", "name", "touch_model", "plan", "priority", "milestones"]
+
+
+class AccountMilestoneSerializer(serializers.ModelSerializer):
+    account = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
+    name = serializers.CharField(source="definition.name", read_only=True)
+    reached_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    is_overdue = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = AccountMilestone
+        fields = [
+            "id", "account", "name", "definition", "due_date", "reached_at", "reached_by",
+            "overdue_at", "is_overdue",
+        ]  # fmt: skip

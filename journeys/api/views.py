@@ -10,11 +10,13 @@ from accounts.dirty import mark_dirty
 from accounts.models import Account
 from cs_platform.api.permissions import check_book
 from journeys.api.serializers import (
+    AccountMilestoneSerializer,
     AccountStageSerializer,
     EscalationFeedbackSerializer,
     EscalationSerializer,
     EscalationStepSerializer,
     HandoffSerializer,
+    MilestoneTemplateSerializer,
     StageMoveSerializer,
     StageTransitionSerializer,
 )
@@ -25,7 +27,15 @@ from journeys.escalations import (
     record_first_response,
     resolve_escalation,
 )
-from journeys.models import AccountStage, Escalation, Handoff, StageTransition
+from journeys.milestones import reach_milestone
+from journeys.models import (
+    AccountMilestone,
+    AccountStage,
+    Escalation,
+    Handoff,
+    MilestoneTemplate,
+    StageTransition,
+)
 from journeys.stages import StageMoveError, move_account
 
 
@@ -138,3 +148,36 @@ class HandoffViewSet(viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         serializer.save(account=account, updated_by=request.user)
         return Response(serializer.data, status=200 if handoff else 201)
+
+
+class MilestoneTemplateViewSet(viewsets.ReadOnlyModelViewSet):
+    """Success plans per segment (edited by admins in the Django admin)."""
+
+    queryset = MilestoneTemplate.objects.prefetch_related("milestones")
+    serializer_class = MilestoneTemplateSerializer
+
+
+class AccountMilestoneViewSet(viewsets.ReadOnlyModelViewSet):
+    """Each account's milestones: due, reached, overdue. POST .../reach/ marks one by hand."""
+
+    queryset = AccountMilestone.objects.select_related(
+        "account", "definition", "reached_by"
+    ).order_by("due_date", "id")
+    serializer_class = AccountMilestoneSerializer
+    filterset_fields = {
+        "account__external_id": ["exact"],
+        "reached_at": ["isnull"],
+        "overdue_at": ["isnull"],
+    }
+
+    @extend_schema(request=None, responses={200: AccountMilestoneSerializer})
+    @action(detail=True, methods=["post"])
+    def reach(self, request, pk=None):
+        milestone = self.get_object()
+        check_book(request.user, milestone.account)
+        try:
+            reach_milestone(milestone, by=request.user)
+        except ValueError as exc:
+            return Response({"reached_at": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
+        mark_dirty([milestone.account_id])
+        return Response(self.get_serializer(milestone).data)
