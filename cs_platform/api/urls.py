@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import views as accounts
+from health.api import views as health
 from journeys.api import views as journeys
 
 router = DefaultRouter(trailing_slash="/?")
@@ -25,4 +26,5 @@ handoff = journeys.HandoffViewSet.as_view({"get": "retrieve", "put": "update"})
 urlpatterns = [
     *router.urls,
     path("accounts/by-external-id/<str:external_id>/handoff/", handoff, name="handoff"),
+    path("metrics/", health.MetricsView.as_view(), name="metrics"),
 ]
