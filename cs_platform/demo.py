@@ -21,8 +21,17 @@ from accounts.choices import AccountStatus, NoteKind, Persona, SurveyKind, Touch
 from accounts.models import Account, Contact, Event, Note, SurveyResponse
 from accounts.usage import rebuild_daily_usage
 from cs_platform import roles
-from journeys.choices import Severity, Stage
-from journeys.models import AccountStage, Escalation, StageTransition
+from journeys.choices import MilestoneRule, Severity, Stage
+from journeys.milestones import assign_milestones, evaluate_milestones
+from journeys.models import (
+    AccountMilestone,
+    AccountStage,
+    Escalation,
+    Handoff,
+    MilestoneDefinition,
+    MilestoneTemplate,
+    StageTransition,
+)
 
 BATCH = 5000
 
@@ -140,6 +149,21 @@ NOTE_TEXTS = {
 }
 # The default EscalationPolicy response deadlines (journeys migration 0003).
 RESPONSE_HOURS = {Severity.CRITICAL: 4, Severity.HIGH: 24, Severity.MEDIUM: 72, Severity.LOW: 120}
+HANDOFF_REASONS = [
+    "Month-end reporting takes the team three days by hand.",
+    "Their current tool cannot follow usage across regions.",
+    "A new COO wants one view of operations.",
+]
+HANDOFF_PROBLEMS = [
+    "Consolidate regional spreadsheets; automate the weekly report.",
+    "Alerting on incidents reaches the wrong people.",
+    "No one trusts the numbers in the board pack.",
+]
+HANDOFF_CRITERIA = [
+    "Weekly report produced in under an hour by the end of Q1.",
+    "All regional leads use the dashboards every week.",
+    "Board pack generated from the product, no spreadsheets.",
+]
 ESCALATION_TITLES = [
     "Data sync failing since the last release",
     "Reports time out for the whole team",
@@ -187,6 +211,7 @@ class Counts:
     notes: int = 0
     escalations: int = 0
     transitions: int = 0
+    milestones: int = 0
     by_kind: Counter = field(default_factory=Counter)
 
 
@@ -258,7 +283,75 @@ def build_demo_portfolio(
         _write_journeys(rng, account_objs, trajectories, as_of, users, counts)
         _write_surveys_and_notes(rng, account_objs, trajectories, window_start, days, now, counts)
         rebuild_daily_usage(window_start, as_of, [a.pk for a in account_objs])
+        _write_success_plans(rng, account_objs, as_of, days, now, counts)
     return counts, logins
+
+
+SUCCESS_PLANS = {
+    # template: (touch model or "", priority, [(name, days, rule, event, threshold, first value)])
+    "High-touch onboarding": ("high", 1, [
+        ("Kick-off call held", 7, MilestoneRule.MANUAL, "", 1, False),
+        ("First report shared", 30, MilestoneRule.EVENT_COUNT, "report_shared", 1, True),
+        ("Three people active", 45, MilestoneRule.ACTIVE_USERS, "", 3, False),
+    ]),
+    "Guided onboarding": ("", 10, [
+        ("Two reports created", 21, MilestoneRule.EVENT_COUNT, "report_created", 2, True),
+        ("Two people active", 30, MilestoneRule.ACTIVE_USERS, "", 2, False),
+    ]),
+}  # fmt: skip
+
+
+def _write_success_plans(rng, accounts, as_of, days, now, counts):
+    """Milestone templates, sales handoffs for high-touch accounts, and milestones evaluated."""
+    for name, (touch, priority, milestones) in SUCCESS_PLANS.items():
+        template, created = MilestoneTemplate.objects.get_or_create(
+            name=name, defaults={"touch_model": touch, "priority": priority}
+        )
+        if created:
+            MilestoneDefinition.objects.bulk_create(
+                MilestoneDefinition(
+                    template=template, name=title, order=i, target_days=days, rule=rule,
+                    event_name=event, threshold=threshold, marks_first_value=first_value,
+                )
+                for i, (title, days, rule, event, threshold, first_value) in enumerate(milestones)
+            )  # fmt: skip
+    high = [a for a in accounts if a.touch_model == TouchModel.HIGH and rng.random() < 0.9]
+    Handoff.objects.bulk_create(
+        Handoff(
+            account=a,
+            reasons_for_buying=rng.choice(HANDOFF_REASONS),
+            problems_to_solve=rng.choice(HANDOFF_PROBLEMS),
+            success_criteria=rng.choice(HANDOFF_CRITERIA),
+            expected_go_live=a.contract_start + timedelta(days=rng.randint(30, 90)),
+            sold_by=f"{rng.choice(FIRST)} {rng.choice(LAST)} (AE)",
+        )
+        for a in high
+    )
+    counts.milestones = assign_milestones(accounts)
+    # Kick-off calls happened a few days into the contract, as the CSMs recorded them.
+    kickoffs = AccountMilestone.objects.filter(
+        account__in=accounts, definition__rule=MilestoneRule.MANUAL
+    ).select_related("account")
+    for milestone in kickoffs:
+        held = milestone.account.contract_start + timedelta(days=rng.randint(2, 9))
+        if held <= as_of:
+            milestone.reached_at = datetime.combine(held, time(15), UTC)
+            milestone.reached_by_id = milestone.account.owner_id
+    AccountMilestone.objects.bulk_update(kickoffs, ["reached_at", "reached_by"])
+    # Customers older than the usage window reached their milestones before it began: give
+    # them the dates they would have had, so time to value is about onboarding, not history.
+    window_start = as_of - timedelta(days=max(0, days - 1))
+    history = list(
+        AccountMilestone.objects.filter(
+            account__in=accounts, account__contract_start__lt=window_start, reached_at__isnull=True
+        ).select_related("account", "definition")
+    )
+    for milestone in history:
+        took = int(milestone.definition.target_days * rng.uniform(0.3, 1.4))
+        day = min(milestone.account.contract_start + timedelta(days=took), window_start)
+        milestone.reached_at = datetime.combine(day, time(12), UTC)
+    AccountMilestone.objects.bulk_update(history, ["reached_at"], batch_size=BATCH)
+    evaluate_milestones(today=as_of, now=now)
 
 
 def _make_accounts(rng, n, seed, as_of, days, users):

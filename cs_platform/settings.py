@@ -231,8 +231,7 @@ SPECTACULAR_SETTINGS = {
 # Event names that count as using the product's core (product adoption rate).
 CORE_FEATURES = env_list(
     "CORE_FEATURES",
-    ["report_created", "report_shared", "dashboard_viewed", "workflow_automated",
-     "integration_configured"],
+    ["report_created", "report_shared", "workflow_automated", "integration_configured"],
 )  # fmt: skip
 # An account enters the renewal stage this many days before its renewal date.
 RENEWAL_WINDOW_DAYS = env_int("RENEWAL_WINDOW_DAYS", 90, minimum=1, maximum=730)

@@ -67,7 +67,7 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 def _pct(numerator: float, denominator: float) -> float | None:
-    return None if not denominator else round(100 * numerator / denominator, 2)
+    return None if not denominator else round(float(100 * numerator / denominator), 2)
 
 
 def portfolio_metrics(start: date, end: date, segment: Segment = Segment()) -> dict:
@@ -141,9 +141,9 @@ def portfolio_metrics(start: date, end: date, segment: Segment = Segment()) -> d
     values = {
         "churn_rate": _pct(lost, base),
         "revenue_churn_rate": _pct(lost_arr, base_arr),
-        "nps": round(100 * ((nps >= 9).mean() - (nps <= 6).mean()), 1) if len(nps) else None,
+        "nps": round(float(100 * ((nps >= 9).mean() - (nps <= 6).mean())), 1) if len(nps) else None,
         "csat": _pct((csat >= 4).sum(), len(csat)),
-        "customer_lifetime_value": round(arpa_month * lifetime, 2)
+        "customer_lifetime_value": round(float(arpa_month * lifetime), 2)
         if arpa_month is not None and lifetime
         else None,
         "adoption_rate": _pct(adopters, int(alive_in_period.sum())),

@@ -86,9 +86,13 @@ def _crossing_days(usage: pd.DataFrame, thresholds: pd.DataFrame) -> pd.Series:
     return crossed.groupby("id")["date"].min()
 
 
-def evaluate_milestones(today: date | None = None) -> dict[str, int]:
-    """Reach what the data says is reached, flag what is overdue, end finished onboardings."""
-    today = today or timezone.now().date()
+def evaluate_milestones(today: date | None = None, now: datetime | None = None) -> dict[str, int]:
+    """Reach what the data says is reached, flag what is overdue, end finished onboardings.
+
+    ``now`` stamps the changes (default: the present); a backfill or the demo passes its own.
+    """
+    now = now or timezone.now()
+    today = today or now.date()
     pending = AccountMilestone.objects.filter(
         reached_at__isnull=True, account__status=AccountStatus.ACTIVE
     ).annotate(
@@ -135,7 +139,6 @@ def evaluate_milestones(today: date | None = None) -> dict[str, int]:
                 _crossing_days(first_days, people.rename(columns={"account_id": "key"})).to_dict()
             )
 
-    now = timezone.now()
     with transaction.atomic():
         done = list(AccountMilestone.objects.filter(pk__in=reached, reached_at__isnull=True))
         for milestone in done:
@@ -151,11 +154,11 @@ def evaluate_milestones(today: date | None = None) -> dict[str, int]:
         overdue_ids = list(overdue.values_list("id", flat=True))
         AccountMilestone.objects.filter(pk__in=overdue_ids).update(overdue_at=now)
         _announce(milestone_overdue, overdue_ids)
-        finished = _finish_onboardings()
+        finished = _finish_onboardings(now)
     return {"reached": len(done), "overdue": len(overdue_ids), "onboarded": finished}
 
 
-def _finish_onboardings() -> int:
+def _finish_onboardings(now: datetime) -> int:
     """Onboarding accounts whose required milestones are all reached move to adoption."""
     onboarding = AccountStage.objects.filter(stage=Stage.ONBOARDING).values("account_id")
     open_required = AccountMilestone.objects.filter(
@@ -176,12 +179,8 @@ def _finish_onboardings() -> int:
         if h.is_complete
     }
     ready = [a for a in candidates if a.touch_model != TouchModel.HIGH or a.pk in handed_off]
-    return move_accounts(
-        {
-            a.pk: (Stage.ADOPTION, "Required onboarding milestones reached", "milestones_done")
-            for a in ready
-        }
-    )
+    reason = "Required onboarding milestones reached"
+    return move_accounts({a.pk: (Stage.ADOPTION, reason, "milestones_done") for a in ready}, at=now)
 
 
 def first_value_days(accounts) -> dict[int, int]:

@@ -36,7 +36,7 @@ def book():
     SurveyResponseFactory(account=a1, kind="nps", score=0, responded_at=at(2, 5))  # outside
     for score in (5, 4, 2):
         SurveyResponseFactory(account=a2, kind="csat", score=score, responded_at=at(3, 6))
-    for account, name in ((a1, "report_created"), (a2, "login"), (a7, "dashboard_viewed")):
+    for account, name in ((a1, "report_created"), (a2, "login"), (a7, "report_shared")):
         DailyFeatureUsage.objects.create(
             account=account, date=date(2026, 3, 20), name=name, event_count=3
         )

@@ -115,7 +115,8 @@ class Command(BaseCommand):
                 f"Demo portfolio loaded in {time.monotonic() - started:.1f}s: "
                 f"{counts.accounts} accounts, {counts.contacts} contacts, {counts.events} events, "
                 f"{counts.surveys} survey responses, {counts.notes} notes, "
-                f"{counts.escalations} escalations, {counts.transitions} stage moves."
+                f"{counts.escalations} escalations, {counts.transitions} stage moves, "
+                f"{counts.milestones} milestones."
             )
         )
         self._print_logins(logins)
