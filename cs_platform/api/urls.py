@@ -27,4 +27,5 @@ urlpatterns = [
     *router.urls,
     path("accounts/by-external-id/<str:external_id>/handoff/", handoff, name="handoff"),
     path("metrics/", health.MetricsView.as_view(), name="metrics"),
+    path("cohort-funnel/", journeys.CohortFunnelView.as_view(), name="cohort-funnel"),
 ]

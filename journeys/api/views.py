@@ -1,10 +1,14 @@
 """REST endpoints of the journeys app."""
 
+from datetime import datetime
+
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.dirty import mark_dirty
 from accounts.models import Account
@@ -20,6 +24,7 @@ from journeys.api.serializers import (
     StageMoveSerializer,
     StageTransitionSerializer,
 )
+from journeys.cohorts import cohort_funnel
 from journeys.escalations import (
     EscalationError,
     open_escalation,
@@ -181,3 +186,30 @@ class AccountMilestoneViewSet(viewsets.ReadOnlyModelViewSet):
             return Response({"reached_at": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         mark_dirty([milestone.account_id])
         return Response(self.get_serializer(milestone).data)
+
+
+class CohortFunnelView(APIView):
+    """Accounts by start month: % reaching each milestone within 30/60/90 days.
+
+    ?export=csv downloads the table; ?since=YYYY-MM limits the cohorts.
+    """
+
+    @extend_schema(
+        parameters=[OpenApiParameter("since", str, description="First cohort month, YYYY-MM")],
+        responses={200: OpenApiResponse(description="Rows of cohort, milestone, accounts, %")},
+    )
+    def get(self, request):
+        accounts = Account.objects.all()
+        since = request.query_params.get("since", "")
+        if since:
+            try:
+                first = datetime.strptime(since, "%Y-%m").date()
+            except ValueError:
+                return Response({"since": ["Expected a month like 2026-01."]}, status=400)
+            accounts = accounts.filter(contract_start__gte=first)
+        table = cohort_funnel(accounts)
+        if request.query_params.get("export") == "csv":
+            response = HttpResponse(table.to_csv(index=False), content_type="text/csv")
+            response["Content-Disposition"] = 'attachment; filename="cohort-funnel.csv"'
+            return response
+        return Response(table.to_dict(orient="records"))
