@@ -156,6 +156,10 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cs_platform")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    "record-tenure-checkpoints": {
+        "task": "journeys.tasks.record_tenure_checkpoints_task",
+        "schedule": crontab(hour=6, minute=0),
+    },
     "evaluate-milestones": {
         "task": "journeys.tasks.evaluate_milestones_task",
         "schedule": env_int("MILESTONE_CHECK_SECONDS", 300, minimum=10),
@@ -233,6 +237,8 @@ CORE_FEATURES = env_list(
     "CORE_FEATURES",
     ["report_created", "report_shared", "workflow_automated", "integration_configured"],
 )  # fmt: skip
+# Mature accounts get a checkpoint (refresh training, review goals) every this many years.
+TENURE_CHECKPOINT_YEARS = env_int("TENURE_CHECKPOINT_YEARS", 3, minimum=1, maximum=20)
 # An account enters the renewal stage this many days before its renewal date.
 RENEWAL_WINDOW_DAYS = env_int("RENEWAL_WINDOW_DAYS", 90, minimum=1, maximum=730)
 # How long identify/group message ids are remembered to report replays as duplicates.

@@ -9,6 +9,7 @@ from journeys.models import (
     MilestoneDefinition,
     MilestoneTemplate,
     StageTransition,
+    TenureCheckpoint,
 )
 
 
@@ -76,4 +77,11 @@ class MilestoneDefinitionAdmin(admin.ModelAdmin):
 class AccountMilestoneAdmin(admin.ModelAdmin):
     list_display = ("account", "definition", "due_date", "reached_at", "overdue_at")
     list_select_related = ("account", "definition")
+    raw_id_fields = ("account",)
+
+
+@admin.register(TenureCheckpoint)
+class TenureCheckpointAdmin(admin.ModelAdmin):
+    list_display = ("account", "due_on", "years", "created_at")
+    list_select_related = ("account",)
     raw_id_fields = ("account",)

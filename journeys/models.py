@@ -287,3 +287,21 @@ class AccountMilestone(models.Model):
     @property
     def is_overdue(self) -> bool:
         return self.reached_at is None and self.overdue_at is not None
+
+
+class TenureCheckpoint(models.Model):
+    """A mature account's periodic checkpoint (refresh training, review goals), once each."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="checkpoints")
+    due_on = models.DateField()
+    years = models.PositiveIntegerField(help_text="Tenure at the checkpoint, in years.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-due_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "due_on"], name="one_checkpoint_a_day")
+        ]
+
+    def __str__(self):
+        return f"{self.account_id}: {self.years} years on {self.due_on}"

@@ -13,3 +13,6 @@ escalation_resolved = Signal()
 # Sent after commit with milestone_ids (a list of AccountMilestone ids).
 milestone_reached = Signal()
 milestone_overdue = Signal()
+
+# Sent after commit with checkpoint_ids: mature accounts due a refresh (training, goals).
+tenure_checkpoint = Signal()

@@ -7,6 +7,7 @@ from django.utils import timezone
 from journeys.escalations import detect_breaches
 from journeys.milestones import assign_milestones, evaluate_milestones
 from journeys.stages import apply_renewal_windows
+from journeys.tenure import record_checkpoints
 
 
 @shared_task
@@ -26,3 +27,9 @@ def evaluate_milestones_task() -> dict:
     """Every few minutes: assign templates to new accounts, then reach / flag milestones."""
     assign_milestones()
     return evaluate_milestones()
+
+
+@shared_task
+def record_tenure_checkpoints_task() -> int:
+    """Daily: mature accounts reaching a multiple of TENURE_CHECKPOINT_YEARS today."""
+    return len(record_checkpoints(timezone.now().date(), settings.TENURE_CHECKPOINT_YEARS))

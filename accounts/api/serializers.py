@@ -4,6 +4,7 @@ import json
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.choices import SURVEY_SCORE_RANGE
@@ -39,6 +40,7 @@ class AccountSerializer(serializers.ModelSerializer):
     traits = serializers.DictField(
         required=False, validators=[no_nul], help_text="Free-form attributes."
     )
+    tenure_days = serializers.SerializerMethodField(help_text="Days since the contract start.")
 
     class Meta:
         model = Account
@@ -46,9 +48,14 @@ class AccountSerializer(serializers.ModelSerializer):
             "id", "external_id", "name", "domain", "parent", "industry", "employee_count",
             "plan", "arr", "currency", "licenses_purchased", "touch_model", "owner",
             "contract_start", "renewal_date", "status", "churned_at", "traits", "stage",
-            "created_at", "updated_at",
+            "tenure_days", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_tenure_days(self, account) -> int | None:
+        if not account.contract_start:
+            return None
+        return (timezone.now().date() - account.contract_start).days
 
     def validate(self, attrs):
         instance = Account(**{**self._current(), **attrs})
