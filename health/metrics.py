@@ -132,7 +132,12 @@ def portfolio_metrics(start: date, end: date, segment: Segment = Segment()) -> d
         ).values_list("response_due_at", "first_response_at"),
         columns=["due", "responded"],
     )
+    # An escalation still within its deadline has neither met nor missed it yet.
+    now = pd.Timestamp.now(tz="UTC")
     with_deadline = escalations.dropna(subset=["due"])
+    with_deadline = with_deadline[
+        with_deadline["responded"].notna() | (pd.to_datetime(with_deadline["due"], utc=True) < now)
+    ]
     on_time = with_deadline["responded"].notna() & (
         pd.to_datetime(with_deadline["responded"], utc=True)
         <= pd.to_datetime(with_deadline["due"], utc=True)

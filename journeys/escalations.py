@@ -58,8 +58,14 @@ def open_escalation(account, *, severity, title, description="", opened_at=None,
     return escalation
 
 
+def _not_in_future(at, field):
+    if at > timezone.now() + timedelta(minutes=5):
+        raise EscalationError(field, "Cannot be in the future.")
+
+
 def record_first_response(escalation, at=None):
     at = at or timezone.now()
+    _not_in_future(at, "first_response_at")
     if escalation.first_response_at:
         raise EscalationError("first_response_at", "The first response is already recorded.")
     if at < escalation.opened_at:
@@ -80,6 +86,7 @@ def record_first_response(escalation, at=None):
 def resolve_escalation(escalation, at=None, by=None):
     """Close it, ask the customer for feedback, and end the journey detour if it was the last."""
     at = at or timezone.now()
+    _not_in_future(at, "resolved_at")
     if escalation.resolved_at:
         raise EscalationError("resolved_at", "This escalation is already resolved.")
     if at < escalation.opened_at:
@@ -93,7 +100,11 @@ def resolve_escalation(escalation, at=None, by=None):
         still_open = Escalation.objects.filter(
             account=escalation.account_id, resolved_at__isnull=True, severity__in=severe
         )
-        if state and state.stage == Stage.ESCALATION and not still_open.exists():
+        was_severe = EscalationPolicy.objects.filter(
+            severity=escalation.severity, moves_to_escalation_stage=True
+        ).exists()
+        # Only a severe escalation detoured the journey; a CSM's manual move stays.
+        if was_severe and state and state.stage == Stage.ESCALATION and not still_open.exists():
             move_account(
                 escalation.account, state.return_stage or Stage.ADOPTION,
                 reason=f"Escalation resolved: {escalation.title}", by=by,

@@ -127,7 +127,8 @@ def evaluate_milestones(today: date | None = None, now: datetime | None = None) 
             # Each contact counts once, on the first day it was active in the account.
             first_days = pd.DataFrame(
                 DailyContactUsage.objects.filter(
-                    account_id__in=people["account_id"].unique().tolist()
+                    account_id__in=people["account_id"].unique().tolist(),
+                    date__gte=F("account__contract_start"),  # a trial's users count from the start
                 )
                 .values("account_id", "contact_id")
                 .annotate(first=Min("date"))

@@ -135,6 +135,13 @@ def apply_renewal_windows(today: date, window_days: int) -> int:
         for a, renewal in entering
     }
     moves.update(dict.fromkeys(renewed, (Stage.ADOPTION, "Renewed", "renewed")))
+    # Escalated during a renewal that has since been signed: come back to adoption.
+    AccountStage.objects.filter(
+        stage=Stage.ESCALATION,
+        return_stage=Stage.RENEWAL,
+        account__status=AccountStatus.ACTIVE,
+        account__renewal_date__gt=horizon,
+    ).update(return_stage=Stage.ADOPTION)
     # Escalated accounts will come back to renewal, not to the stage they left.
     AccountStage.objects.filter(
         stage=Stage.ESCALATION,

@@ -19,7 +19,7 @@ def detect_escalation_breaches_task() -> int:
 @shared_task
 def apply_renewal_windows_task() -> int:
     """Hourly: accounts entering their renewal window, and renewed ones leaving it."""
-    return apply_renewal_windows(timezone.now().date(), settings.RENEWAL_WINDOW_DAYS)
+    return apply_renewal_windows(timezone.localdate(), settings.RENEWAL_WINDOW_DAYS)
 
 
 @shared_task
@@ -32,4 +32,4 @@ def evaluate_milestones_task() -> dict:
 @shared_task
 def record_tenure_checkpoints_task() -> int:
     """Daily: mature accounts reaching a multiple of TENURE_CHECKPOINT_YEARS today."""
-    return len(record_checkpoints(timezone.now().date(), settings.TENURE_CHECKPOINT_YEARS))
+    return len(record_checkpoints(timezone.localdate(), settings.TENURE_CHECKPOINT_YEARS))

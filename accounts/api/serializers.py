@@ -55,7 +55,7 @@ class AccountSerializer(serializers.ModelSerializer):
     def get_tenure_days(self, account) -> int | None:
         if not account.contract_start:
             return None
-        return (timezone.now().date() - account.contract_start).days
+        return (timezone.localdate() - account.contract_start).days
 
     def validate(self, attrs):
         instance = Account(**{**self._current(), **attrs})

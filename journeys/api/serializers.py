@@ -69,8 +69,13 @@ class EscalationSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def validate(self, attrs):
-        if self.instance and "account" in attrs and attrs["account"] != self.instance.account:
-            raise serializers.ValidationError({"account": "An escalation cannot change account."})
+        if self.instance:
+            # The deadline and the journey detour were set from these when it opened.
+            for field in ("account", "severity", "opened_at"):
+                if field in attrs and attrs[field] != getattr(self.instance, field):
+                    raise serializers.ValidationError(
+                        {field: "Cannot change once opened; resolve it and open another."}
+                    )
         return attrs
 
 

@@ -78,7 +78,11 @@ class StageTransitionViewSet(viewsets.ReadOnlyModelViewSet):
 class EscalationViewSet(viewsets.ModelViewSet):
     """Escalations, from any stage of the journey."""
 
-    queryset = Escalation.objects.select_related("account", "owner").order_by("-opened_at")
+    queryset = Escalation.objects.select_related("account", "owner", "feedback").order_by(
+        "-opened_at"
+    )
+    # No DELETE: an escalation's history (deadline, breach, journey detour) is kept.
+    http_method_names = ["get", "post", "patch", "head", "options"]
     serializer_class = EscalationSerializer
     filterset_fields = {"account__external_id": ["exact"], "severity": ["exact"]}
     ordering_fields = ["opened_at", "severity"]

@@ -113,3 +113,11 @@ def test_a_period_ending_before_it_starts_is_refused(book, client, csm):
     assert response.status_code == 400 and {"start", "end"} <= set(response.json())
     ok = client.get("/api/v1/metrics/", {"start": "2026-03-01", "end": "2026-03-31"})
     assert ok.status_code == 200 and values(ok.json())["churn_rate"] == 20.0
+
+
+def test_an_escalation_still_within_its_deadline_is_not_counted_as_missed(book):
+    EscalationFactory(
+        account=book[0], opened_at=at(3, 20), response_due_at=datetime(2099, 1, 1, tzinfo=UTC)
+    )
+    got = values(portfolio_metrics(*MARCH))
+    assert (got["new_escalations"], got["escalation_response_attainment"]) == (3, 50.0)

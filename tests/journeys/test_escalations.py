@@ -158,3 +158,33 @@ def test_the_api_opens_responds_resolves_and_takes_feedback(client, csm, account
     done = client.post(url + "feedback/", {"score": 5}, content_type="application/json")
     assert done.status_code == 200 and done.json()["feedback_score"] == 5
     assert AccountStage.objects.get(account=account).stage == "renewal"
+
+
+def test_an_escalation_keeps_its_account_severity_and_opening_and_is_never_deleted(
+    client, csm, account
+):
+    account.owner = csm
+    account.save()
+    escalation = open_escalation(account, severity="low", title="x", opened_at=T0)
+    client.force_login(csm)
+    url = f"/api/v1/escalations/{escalation.pk}/"
+    for body in ({"severity": "critical"}, {"opened_at": "2030-01-01T00:00:00Z"}):
+        response = client.patch(url, body, content_type="application/json")
+        assert response.status_code == 400 and set(body) <= set(response.json())
+    assert client.delete(url).status_code == 405
+    renamed = client.patch(url, {"title": "Export typo"}, content_type="application/json")
+    assert renamed.status_code == 200 and renamed.json()["title"] == "Export typo"
+
+
+def test_a_step_in_the_future_is_refused(account):
+    escalation = open_escalation(account, severity="low", title="x", opened_at=T0)
+    with pytest.raises(EscalationError) as excinfo:
+        record_first_response(escalation, at=datetime(2099, 1, 1, tzinfo=UTC))
+    assert excinfo.value.field == "first_response_at"
+
+
+def test_resolving_a_minor_escalation_keeps_a_manual_escalation_stage(account, csm):
+    move_account(account, Stage.ESCALATION, reason="Exec unhappy", by=csm)
+    minor = open_escalation(account, severity="low", title="Typo", opened_at=T0)
+    resolve_escalation(minor, at=T0 + timedelta(hours=1))
+    assert AccountStage.objects.get(account=account).stage == "escalation"

@@ -186,3 +186,18 @@ def test_the_api_lists_overdue_milestones_and_a_csm_reaches_one(tracks, client, 
     assert again.status_code == 400 and "already reached" in again.json()["reached_at"][0]
     assert client.get("/api/v1/milestone-templates/").json()["count"] == 2
     assert account.pk
+
+
+def test_users_active_during_a_trial_count_from_the_contract_start(tracks):
+    account = customer()
+    people = [ContactFactory(account=account) for _ in range(3)]
+    EventFactory(
+        account=account, contact=people[0], occurred_at=datetime(2026, 2, 20, 10, tzinfo=UTC)
+    )
+    for person, day in zip(people, (2, 4, 6), strict=True):
+        use(account, day, "login", person)
+    rebuild_daily_usage(date(2026, 2, 1), date(2026, 3, 31))
+    assign_milestones()
+    evaluate_milestones(today=date(2026, 3, 20))
+    reached = AccountMilestone.objects.get(account=account, definition__name="Three active users")
+    assert reached.reached_at.date() == date(2026, 3, 6)

@@ -59,3 +59,14 @@ def test_an_escalated_account_comes_back_into_renewal_when_resolved():
     assert stage_of(account) == "escalation"
     resolve_escalation(escalation)
     assert stage_of(account) == "renewal"
+
+
+def test_an_account_escalated_during_a_renewal_that_got_signed_returns_to_adoption():
+    account = at_stage(Stage.ADOPTION, 30)
+    apply_renewal_windows(TODAY, 90)
+    escalation = open_escalation(account, severity="critical", title="Outage")
+    account.renewal_date = TODAY + timedelta(days=395)  # signed while escalated
+    account.save()
+    apply_renewal_windows(TODAY, 90)
+    resolve_escalation(escalation)
+    assert stage_of(account) == "adoption"
