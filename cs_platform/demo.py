@@ -281,7 +281,7 @@ def build_demo_portfolio(
             )
 
         _write_journeys(rng, account_objs, trajectories, as_of, users, counts)
-        _write_surveys_and_notes(rng, account_objs, trajectories, window_start, days, now, counts)
+        _write_surveys_and_notes(rng, account_objs, trajectories, window_start, now, counts)
         rebuild_daily_usage(window_start, as_of, [a.pk for a in account_objs])
         _write_success_plans(rng, account_objs, as_of, days, now, counts)
     return counts, logins
@@ -630,7 +630,7 @@ def _day_while_customer(rng, account, start: date, now: datetime) -> date:
     return first + timedelta(days=rng.randint(0, max(0, (last - first).days)))
 
 
-def _write_surveys_and_notes(rng, accounts, trajectories, start, days, now, counts):
+def _write_surveys_and_notes(rng, accounts, trajectories, start, now, counts):
     contacts_by_account: dict[int, list[Contact]] = {}
     for contact in Contact.objects.filter(account__in=accounts).only("id", "account_id", "persona"):
         contacts_by_account.setdefault(contact.account_id, []).append(contact)
