@@ -20,6 +20,7 @@ ADMIN_ONLY_APP_LABELS = ("cs_platform",)
 CSM_EDITABLE_MODELS = {
     "accounts": {"contact", "note", "surveyresponse"},
     "journeys": {"stagetransition", "accountstage", "escalation", "handoff", "accountmilestone"},
+    "health": {"healthoverride", "csmsentiment"},
 }
 
 

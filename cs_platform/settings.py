@@ -156,6 +156,21 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cs_platform")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
+    # Health: drain accounts marked dirty every few seconds; recompute everyone nightly.
+    "recompute-dirty-health": {
+        "task": "health.tasks.recompute_dirty_task",
+        "schedule": env_int("HEALTH_DRAIN_SECONDS", 2, minimum=1, maximum=300),
+    },
+    "recompute-all-health": {
+        "task": "health.tasks.recompute_all_task",
+        "schedule": crontab(
+            hour=env_int("HEALTH_RECOMPUTE_HOUR_UTC", 4, minimum=0, maximum=23), minute=0
+        ),
+    },
+    "end-expired-health-overrides": {
+        "task": "health.tasks.end_expired_overrides_task",
+        "schedule": 300,
+    },
     "record-tenure-checkpoints": {
         "task": "journeys.tasks.record_tenure_checkpoints_task",
         "schedule": crontab(hour=6, minute=0),
@@ -240,6 +255,8 @@ CORE_FEATURES = env_list(
 # Mature accounts get a checkpoint (refresh training, review goals) every this many years.
 TENURE_CHECKPOINT_YEARS = env_int("TENURE_CHECKPOINT_YEARS", 3, minimum=1, maximum=20)
 # An account enters the renewal stage this many days before its renewal date.
+# Accounts scored per chunk: one aggregate query per measure per chunk.
+HEALTH_CHUNK_SIZE = env_int("HEALTH_CHUNK_SIZE", 2000, minimum=10, maximum=20000)
 RENEWAL_WINDOW_DAYS = env_int("RENEWAL_WINDOW_DAYS", 90, minimum=1, maximum=730)
 # How long identify/group message ids are remembered to report replays as duplicates.
 PROCESSED_MESSAGE_DAYS = env_int("PROCESSED_MESSAGE_DAYS", 30, minimum=1)

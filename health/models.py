@@ -1,0 +1,260 @@
+"""Scorecards, the current score of each account, its daily history and every colour change."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account
+from health.choices import Color, Sentiment
+
+
+class Scorecard(models.Model):
+    """How health is scored for a segment of accounts: bands and weighted measures.
+
+    The rows here are what an admin edits; every saved edit publishes an immutable
+    ``ScorecardVersion`` and scores point at the version they were computed with, so history
+    computed under an older definition stays readable.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    priority = models.PositiveIntegerField(
+        default=100, help_text="Lower comes first: an account gets the first scorecard it matches."
+    )
+    is_default = models.BooleanField(
+        "default", default=False, help_text="Scores every account no other scorecard matches."
+    )
+    enabled = models.BooleanField(default=True)
+    # The segment: empty filters match everything.
+    plans = models.JSONField(default=list, blank=True, help_text="Plan names, e.g. [\"Enterprise\"]")
+    touch_models = models.JSONField(default=list, blank=True)
+    industries = models.JSONField(default=list, blank=True)
+    stages = models.JSONField(default=list, blank=True, help_text="Journey stages.")
+    arr_min = models.DecimalField("ARR from", max_digits=14, decimal_places=2, null=True, blank=True)
+    arr_max = models.DecimalField("ARR up to", max_digits=14, decimal_places=2, null=True, blank=True)
+    employees_min = models.PositiveIntegerField(null=True, blank=True)
+    employees_max = models.PositiveIntegerField(null=True, blank=True)
+    # Colour bands: green >= green_min, yellow >= yellow_min, red below.
+    green_min = models.PositiveSmallIntegerField(
+        default=70, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    yellow_min = models.PositiveSmallIntegerField(
+        default=40, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    hysteresis = models.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        default=3,
+        validators=[MinValueValidator(0), MaxValueValidator(10)],
+        help_text="Points a score must pass a band boundary by before the colour changes.",
+    )
+    current_version = models.ForeignKey(
+        "ScorecardVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_scorecard"
+            ),
+            models.CheckConstraint(
+                condition=Q(green_min__gt=models.F("yellow_min")), name="scorecard_bands_ordered"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ScorecardMeasure(models.Model):
+    """One weighted measure of a scorecard; ``kind`` names an entry of health.measures."""
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="measures")
+    kind = models.CharField(max_length=40)
+    weight = models.DecimalField(
+        max_digits=6, decimal_places=2, validators=[MinValueValidator(0.01)]
+    )
+    params = models.JSONField(default=dict, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["scorecard", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scorecard", "kind"], name="measure_once_per_scorecard"),
+            models.CheckConstraint(condition=Q(weight__gt=0), name="measure_weight_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} x {self.weight}"
+
+
+class ScorecardVersion(models.Model):
+    """An immutable copy of a scorecard as it was scored: segment, bands, measures."""
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    definition = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["scorecard", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["scorecard", "number"], name="scorecard_version_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.definition.get('name', self.scorecard_id)} v{self.number}"
+
+
+class AccountHealth(models.Model):
+    """The current computed score of one account, with its components and explanation."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, primary_key=True, related_name="health"
+    )
+    score = models.FloatField()
+    color = models.CharField(max_length=10, choices=Color.choices, db_index=True)
+    components = models.JSONField(default=list)
+    movers = models.JSONField(default=list, help_text="Biggest changes since 7 days ago.")
+    explanation = models.TextField()
+    trend_7d = models.FloatField(null=True, blank=True, help_text="Points since 7 days ago.")
+    trend_30d = models.FloatField(null=True, blank=True, help_text="Points since 30 days ago.")
+    as_of = models.DateField()
+    computed_at = models.DateTimeField()
+    scorecard_version = models.ForeignKey(
+        ScorecardVersion, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "account health"
+
+    def __str__(self):
+        return f"{self.account_id}: {self.score:.0f} {self.color}"
+
+
+class HealthSnapshot(models.Model):
+    """One score per account per day: the history behind trends, charts and backtests."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_snapshots")
+    date = models.DateField()
+    score = models.FloatField()
+    color = models.CharField(max_length=10, choices=Color.choices)
+    components = models.JSONField(default=list)
+    explanation = models.TextField(blank=True)
+    scorecard_version = models.ForeignKey(
+        ScorecardVersion, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["account", "-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "date"], name="health_snapshot_unique")
+        ]
+        indexes = [models.Index(fields=["date"], name="health_snapshot_date")]
+
+    def __str__(self):
+        return f"{self.account_id} {self.date}: {self.score:.0f}"
+
+
+class HealthChange(models.Model):
+    """An account's computed colour changed: what announces deteriorations to playbooks."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_changes")
+    changed_at = models.DateTimeField(db_index=True)
+    from_color = models.CharField(
+        max_length=10, choices=Color.choices, blank=True, help_text="Empty for a first score."
+    )
+    to_color = models.CharField(max_length=10, choices=Color.choices)
+    from_score = models.FloatField(null=True, blank=True)
+    to_score = models.FloatField()
+    drivers = models.JSONField(default=list, help_text="The measures that moved the most.")
+    explanation = models.TextField()
+    scorecard_version = models.ForeignKey(
+        ScorecardVersion, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    backfilled = models.BooleanField(
+        default=False, help_text="Rebuilt from history: never announced to playbooks."
+    )
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_color=models.F("to_color")), name="health_change_changes"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "changed_at"], name="health_change_account")]
+
+    def __str__(self):
+        return f"{self.account_id}: {self.from_color or '∅'} → {self.to_color}"
+
+
+class HealthOverride(models.Model):
+    """A CSM's judgement over the computed colour, with a reason and an end date.
+
+    Rows are never deleted: an ended override stays as the audit of who said what, when.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="health_overrides")
+    color = models.CharField(max_length=10, choices=Color.choices)
+    reason = models.TextField()
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    end_reason = models.CharField(
+        max_length=20, blank=True, help_text="expired, cancelled or replaced."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"], condition=Q(ended_at__isnull=True), name="one_open_override"
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")), name="override_expires_later"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.account_id}: {self.color} until {self.expires_at:%Y-%m-%d}"
+
+    def is_active(self, now=None) -> bool:
+        return self.ended_at is None and self.expires_at > (now or timezone.now())
+
+
+class CsmSentiment(models.Model):
+    """How the CSM feels about the account (1-5): the manual measure of a scorecard."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="csm_sentiments")
+    sentiment = models.PositiveSmallIntegerField(choices=Sentiment.choices)
+    note = models.TextField(blank=True)
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    set_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-set_at"]
+        indexes = [models.Index(fields=["account", "set_at"], name="sentiment_account_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sentiment__gte=1) & Q(sentiment__lte=5), name="sentiment_1_to_5"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.account_id}: {self.get_sentiment_display()}"
