@@ -1,8 +1,11 @@
 from django.contrib import admin
 
+from accounts.choices import ContractSource
+from accounts.contracts import contract_source
 from accounts.models import (
     Account,
     Contact,
+    ContractChange,
     DailyAccountUsage,
     DailyContactUsage,
     DailyFeatureUsage,
@@ -41,6 +44,39 @@ class AccountAdmin(admin.ModelAdmin):
     raw_id_fields = ("parent",)
     date_hierarchy = "renewal_date"
     inlines = [ContactInline]
+
+    def save_model(self, request, obj, form, change):
+        with contract_source(ContractSource.ADMIN):  # records a change of ARR or renewal
+            super().save_model(request, obj, form, change)
+
+
+@admin.register(ContractChange)
+class ContractChangeAdmin(admin.ModelAdmin):
+    """The contract history is written by the app, never by hand: read-only here."""
+
+    list_display = (
+        "account",
+        "changed_at",
+        "kind",
+        "arr_before",
+        "arr_after",
+        "renewal_date_before",
+        "renewal_date_after",
+        "source",
+    )
+    list_filter = ("source",)
+    search_fields = ("account__name", "account__external_id")
+    list_select_related = ("account",)
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Contact)

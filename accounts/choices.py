@@ -34,3 +34,14 @@ class NoteKind(models.TextChoices):
 
 # Score ranges per survey kind, used by the model's check constraint and validation.
 SURVEY_SCORE_RANGE = {SurveyKind.NPS: (0, 10), SurveyKind.CSAT: (1, 5)}
+
+
+class ContractSource(models.TextChoices):
+    """Which write path changed an account's ARR or renewal date."""
+
+    API = "api", "REST API"
+    SEGMENT = "segment", "Segment group"
+    CSV = "csv", "CSV import"
+    ADMIN = "admin", "Django admin"
+    DEMO = "demo", "Demo portfolio"
+    APP = "app", "Application code"

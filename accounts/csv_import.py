@@ -10,9 +10,11 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.db import transaction
 
+from accounts.choices import ContractSource
 from accounts.upsert import (
     ACCOUNT_FIELDS,
     CONTACT_FIELDS,
@@ -75,7 +77,8 @@ def import_accounts_csv(data, *, dry_run: bool = False, valid_only: bool = False
 
     By default one bad row means nothing is imported; ``valid_only`` imports the good rows.
     """
-    return _import(data, upsert_accounts, ACCOUNT_FIELDS, ("external_id",), dry_run, valid_only)
+    upsert = partial(upsert_accounts, source=ContractSource.CSV)
+    return _import(data, upsert, ACCOUNT_FIELDS, ("external_id",), dry_run, valid_only)
 
 
 def import_contacts_csv(data, *, dry_run: bool = False, valid_only: bool = False) -> CsvImport:

@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.choices import Persona
+from accounts.choices import ContractSource, Persona
 from accounts.dirty import mark_dirty
 from accounts.models import Account, Contact, Event, ProcessedMessage
 from accounts.upsert import upsert_accounts, upsert_contacts
@@ -291,7 +291,10 @@ def _apply_groups(groups, results):
         if item["external_id"] not in existing and "name" not in item:
             item["name"] = item["external_id"]
     # The upsert marks what it wrote for recompute, in this transaction.
-    _record_upserts(groups, upsert_accounts(_last_per_key(items), all_or_nothing=False), results)
+    written = upsert_accounts(
+        _last_per_key(items), all_or_nothing=False, source=ContractSource.SEGMENT
+    )
+    _record_upserts(groups, written, results)
     # group(userId, groupId) says the user belongs to the account: later identify and track
     # calls without a groupId then find the account through the user.
     members = {

@@ -3,13 +3,15 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import contracts
 from accounts.choices import (
     SURVEY_SCORE_RANGE,
     AccountStatus,
+    ContractSource,
     NoteKind,
     Persona,
     SurveyKind,
@@ -96,6 +98,30 @@ class Account(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        """Save, and record a ContractChange when the account is new or its terms changed."""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and not set(update_fields) & {*self.CONTRACT_FIELDS}:
+            return super().save(*args, **kwargs)
+        adding = self._state.adding
+        with transaction.atomic(using=kwargs.get("using")):
+            before = None if adding else self._contract_before()
+            super().save(*args, **kwargs)
+            after = self._contract_terms()
+            if len(after) < len(self.CONTRACT_FIELDS):  # deferred fields: read what was saved
+                after = {**self._stored_terms(), **after}
+            if adding or (before is not None and before != after):
+                ContractChange.objects.create(
+                    account=self,
+                    arr_before=None if adding else before["arr"],
+                    arr_after=after["arr"],
+                    renewal_date_before=None if adding else before["renewal_date"],
+                    renewal_date_after=after["renewal_date"],
+                    source=contracts.current_source(),
+                )
+        self._contract_loaded = after
+        return None
+
     def clean(self):
         if self.parent_id and self.parent_id == self.pk:
             raise ValidationError({"parent": "An account cannot be its own parent."})
@@ -109,6 +135,83 @@ class Account(models.Model):
     @property
     def is_churned(self) -> bool:
         return self.status == AccountStatus.CHURNED
+
+    # --- contract history: a ContractChange for every save that changes ARR or renewal ----
+
+    CONTRACT_FIELDS = ("arr", "renewal_date")
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._contract_loaded = instance._contract_terms()
+        return instance
+
+    def _contract_terms(self) -> dict:
+        """The loaded (not deferred) contract fields, as the database stores them."""
+        return {
+            name: self._meta.get_field(name).to_python(self.__dict__[name])
+            for name in self.CONTRACT_FIELDS
+            if name in self.__dict__
+        }
+
+    def _contract_before(self) -> dict | None:
+        loaded = getattr(self, "_contract_loaded", {})
+        if len(loaded) == len(self.CONTRACT_FIELDS):
+            return loaded
+        # Built by hand or with deferred fields: ask the database what it holds.
+        return self._stored_terms() or None
+
+    def _stored_terms(self) -> dict:
+        rows = type(self)._base_manager.filter(pk=self.pk).values(*self.CONTRACT_FIELDS)
+        return rows.first() or {}
+
+
+class ContractChange(models.Model):
+    """One change of an account's ARR or renewal date, or its creation (nothing before).
+
+    Written by every path that changes those fields (see accounts/contracts.py) and never
+    edited: expansion, contraction, ARR at a past date and renewals are all read from here.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contract_changes")
+    changed_at = models.DateTimeField(default=timezone.now)
+    arr_before = models.DecimalField(
+        "ARR before",
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Empty when the account was created (new business).",
+    )
+    arr_after = models.DecimalField("ARR after", max_digits=14, decimal_places=2)
+    renewal_date_before = models.DateField(null=True, blank=True)
+    renewal_date_after = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=10, choices=ContractSource.choices)
+
+    class Meta:
+        ordering = ["account", "changed_at", "id"]
+        indexes = [
+            models.Index(fields=["account", "changed_at"], name="contract_change_account_time"),
+            models.Index(fields=["renewal_date_before"], name="contract_change_renewal"),
+            models.Index(fields=["changed_at"], name="contract_change_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.account_id} {self.kind} @ {self.changed_at:%Y-%m-%d}"
+
+    @property
+    def kind(self) -> str:
+        """created, renewed, expansion, contraction or changed (a date moved back or cleared)."""
+        if self.arr_before is None:
+            return "created"
+        before, after = self.renewal_date_before, self.renewal_date_after
+        if before and after and after > before:
+            return "renewed"
+        if self.arr_before is not None and self.arr_after > self.arr_before:
+            return "expansion"
+        if self.arr_before is not None and self.arr_after < self.arr_before:
+            return "contraction"
+        return "changed"
 
 
 class Contact(models.Model):

@@ -18,9 +18,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.choices import AccountStatus, Persona, TouchModel
+from accounts.choices import AccountStatus, ContractSource, Persona, TouchModel
 from accounts.dirty import mark_dirty
-from accounts.models import Account, Contact
+from accounts.models import Account, Contact, ContractChange
 
 MAX_ITEMS = 5000
 BATCH_SIZE = 1000
@@ -127,6 +127,8 @@ class _Item:
     # Contacts only: the (account id, email) the contact will have, and the account it leaves.
     target: tuple[int, str] | None = None
     previous_account_id: int | None = None
+    # Accounts only: the ARR and renewal date before this item changed them.
+    terms_before: tuple[Any, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -136,11 +138,15 @@ class _Item:
         self.result.errors.setdefault(key, []).append(reason)
 
 
-def upsert_accounts(items: list[dict], *, all_or_nothing: bool = True) -> list[ItemResult]:
+def upsert_accounts(
+    items: list[dict], *, all_or_nothing: bool = True, source: str = ContractSource.API
+) -> list[ItemResult]:
     """Create or update accounts by external_id; only the keys present are changed.
 
     ``parent`` may name an existing account or another item of the batch, before or after
-    this one. With ``all_or_nothing`` one rejected item means nothing is written.
+    this one. With ``all_or_nothing`` one rejected item means nothing is written. Every new
+    account and every change of ARR or renewal date is recorded as a ContractChange from
+    ``source`` (one bulk insert for the batch).
     """
     batch = _validate(items, ACCOUNT_FIELDS, Account)
     for item in batch:
@@ -176,6 +182,7 @@ def upsert_accounts(items: list[dict], *, all_or_nothing: bool = True) -> list[I
             if child.result.status == "created":
                 child.changed = ["parent_id"]  # the parent had no id when the child was inserted
         _update(Account, accepted, now)
+        _record_contract_changes(accepted, source, now)
         mark_dirty(item.obj.pk for item in accepted if item.result.status != "unchanged")
     return _results(batch, created)
 
@@ -370,10 +377,37 @@ def _build_account(item, account, existing, owners, in_batch, now) -> _Item | No
 
     if item.ok:
         item.obj = account
+        if account.pk is not None:
+            item.terms_before = (account.arr, account.renewal_date)
         item.changed = _assign(account, values)
         if pending_parent:
             item.changed.append("parent_id")  # set once the parent has been created
     return pending_parent
+
+
+def _record_contract_changes(accepted, source, now) -> None:
+    """One ContractChange per new account and per change of ARR or renewal date: one insert."""
+    changes = []
+    for item in accepted:
+        account = item.obj
+        if item.result.status == "created":
+            before = (None, None)
+        elif item.result.status == "updated" and {"arr", "renewal_date"} & set(item.changed):
+            before = item.terms_before
+        else:
+            continue
+        changes.append(
+            ContractChange(
+                account_id=account.pk,
+                changed_at=now,
+                arr_before=before[0],
+                arr_after=account.arr,
+                renewal_date_before=before[1],
+                renewal_date_after=account.renewal_date,
+                source=source,
+            )
+        )
+    ContractChange.objects.bulk_create(changes, batch_size=BATCH_SIZE)
 
 
 def _reject_orphans(pending_parents) -> None:

@@ -25,6 +25,8 @@ from accounts.api.serializers import (
     NoteSerializer,
     SurveyResponseSerializer,
 )
+from accounts.choices import ContractSource
+from accounts.contracts import contract_source
 from accounts.dirty import mark_dirty
 from accounts.ingest import REJECTED, ingest_messages
 from accounts.models import Account, Contact, Event, Note, SurveyResponse
@@ -115,7 +117,12 @@ class AccountViewSet(DirtyMarkingMixin, BulkUpsertMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         require_admin(self.request.user, "create accounts")
-        super().perform_create(serializer)
+        with contract_source(ContractSource.API):  # the save records the new contract
+            super().perform_create(serializer)
+
+    def perform_update(self, serializer):
+        with contract_source(ContractSource.API):  # ... and any change of ARR or renewal
+            super().perform_update(serializer)
 
     @extend_schema(request=AccountSerializer, responses={200: AccountSerializer})
     @action(
