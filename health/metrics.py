@@ -1,8 +1,9 @@
 """Portfolio metrics a CS leader reports, for any period and segment, computed with pandas.
 
 Each metric comes with its definition, shown next to the number. The data is read with one
-query per source (accounts, surveys, escalations, feature usage, first-value milestones) and
-everything else is pandas arithmetic, so 10,000 accounts cost the same few queries as 10.
+query per source (accounts with their ARR at the period's start and end from the contract
+history, renewal-date changes, surveys, escalations, feature usage, first-value milestones)
+and everything else is pandas arithmetic, so 10,000 accounts cost the same few queries as 10.
 """
 
 from dataclasses import dataclass
@@ -10,13 +11,26 @@ from datetime import UTC, date, datetime, time
 
 import pandas as pd
 from django.conf import settings
+from django.db.models import DecimalField, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
-from accounts.models import Account, DailyFeatureUsage, SurveyResponse
+from accounts.models import Account, ContractChange, DailyFeatureUsage, SurveyResponse
 from journeys.models import AccountMilestone, Escalation
 
 DEFINITIONS = {
     "churn_rate": "Accounts that churned in the period / accounts active at its start.",
-    "revenue_churn_rate": "ARR of the accounts churned in the period / ARR active at its start.",
+    "revenue_churn_rate": "ARR of the accounts churned in the period / ARR active at its start "
+    "(ARR at the start, from the contract history).",
+    "gross_revenue_retention": "ARR at the start from the accounts active at the start, minus "
+    "their contraction and churned ARR by the end, expansion not counted / that ARR at the "
+    "start, in %. ARR at a date comes from the contract history.",
+    "net_revenue_retention": "ARR at the end from the accounts active at the start (0 for those "
+    "that churned in the period), expansion included / their ARR at the start, in %.",
+    "renewal_rate": "Renewal dates in the period that have passed whose account renewed (moved "
+    "its renewal date forward while active, early or late) / renewal dates in the period that "
+    "have passed, in %. An account that churned with a renewal due has not renewed.",
+    "on_time_renewal_rate": "The same renewal dates renewed on or before the date / all of them, "
+    "in %.",
     "nps": "% promoters (9-10) - % detractors (0-6) among NPS answers in the period (-100 to 100).",
     "csat": "Share of CSAT answers in the period that are 4 or 5 (satisfied), in %.",
     "customer_lifetime_value": "Average revenue per account per month x expected lifetime in "
@@ -70,14 +84,121 @@ def _pct(numerator: float, denominator: float) -> float | None:
     return None if not denominator else round(float(100 * numerator / denominator), 2)
 
 
-def portfolio_metrics(start: date, end: date, segment: Segment = Segment()) -> dict:
-    """Every metric for the period start..end (inclusive) and the segment."""
-    since, until = _bounds(start, end)
-    accounts = pd.DataFrame(
-        segment.accounts().values("id", "arr", "contract_start", "churned_at"),
-        columns=["id", "arr", "contract_start", "churned_at"],
+def _arr_subquery(filter_q: Q, *, last: bool, value):
+    """Per account, ``value`` of its first (or ``last``) contract change matching filter_q."""
+    order = ["-changed_at", "-id"] if last else ["changed_at", "id"]
+    changes = (
+        ContractChange.objects.filter(filter_q, account=OuterRef("pk"))
+        .order_by(*order)
+        .annotate(value=value)
+        .values("value")[:1]
     )
-    accounts["arr"] = accounts["arr"].astype(float)
+    return Subquery(changes, output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
+def _accounts_with_history(segment: Segment, since: datetime, until: datetime) -> pd.DataFrame:
+    """The segment's accounts with their ARR at ``since`` and at ``until``: one query.
+
+    ARR at a moment is the ``arr_after`` of the last change before it; with none, the
+    ``arr_before`` of the first change after it (for a creation, which has no before, the ARR
+    it was created with); with no change at all, the current ARR.
+    """
+    columns = [
+        "id", "arr", "contract_start", "churned_at", "renewal_date",
+        "arr_before_start", "arr_after_start", "arr_by_end",
+    ]  # fmt: skip
+    rows = segment.accounts().annotate(
+        arr_before_start=_arr_subquery(Q(changed_at__lt=since), last=True, value=F("arr_after")),
+        arr_after_start=_arr_subquery(
+            Q(changed_at__gte=since), last=False, value=Coalesce("arr_before", "arr_after")
+        ),
+        arr_by_end=_arr_subquery(Q(changed_at__lte=until), last=True, value=F("arr_after")),
+    )
+    accounts = pd.DataFrame(rows.values(*columns), columns=columns)
+    for column in ("arr", "arr_before_start", "arr_after_start", "arr_by_end"):
+        accounts[column] = pd.to_numeric(accounts[column], errors="coerce").astype(float)
+    accounts["arr_start"] = (
+        accounts["arr_before_start"].fillna(accounts["arr_after_start"]).fillna(accounts["arr"])
+    )
+    # No change up to the end means none before the start either: the ARR is unchanged.
+    accounts["arr_end"] = accounts["arr_by_end"].fillna(accounts["arr_start"])
+    return accounts
+
+
+def _renewals(segment, accounts, start, end, since, today) -> pd.DataFrame:
+    """One row per renewal date in the period that has passed: (account, due, renewed, on_time).
+
+    The renewal dates an account had are its current one and the ``renewal_date_before`` of
+    every change that moved it. A move forward while active renews that date (on time when made
+    on or before it). A move back or a clearing before the date, while active, corrects a
+    mistake: that date was never due. Accounts churned before the period are left out.
+    """
+    columns = ["account_id", "changed_at", "renewal_date_before", "renewal_date_after"]
+    exits = pd.DataFrame(
+        ContractChange.objects.filter(
+            account__in=segment.accounts().values("id"),
+            renewal_date_before__gte=start,
+            renewal_date_before__lte=end,
+        ).values_list(*columns),
+        columns=columns,
+    )
+    exits = exits[exits["renewal_date_after"] != exits["renewal_date_before"]]
+    churned_at = pd.to_datetime(accounts.set_index("id")["churned_at"], utc=True)
+    changed_at = pd.to_datetime(exits["changed_at"], utc=True)
+    exit_churned_at = exits["account_id"].map(churned_at)
+    active_then = exit_churned_at.isna() | (changed_at < exit_churned_at)
+    due_date = exits["renewal_date_before"]
+    forward = exits["renewal_date_after"].notna() & (
+        exits["renewal_date_after"].where(exits["renewal_date_after"].notna(), due_date) > due_date
+    )
+    changed_day = changed_at.dt.date
+    renewed = forward & active_then
+    moved = pd.DataFrame(
+        {
+            "account_id": exits["account_id"],
+            "due": due_date,
+            "counts": forward | ~active_then | (changed_day >= due_date),
+            "renewed": renewed,
+            "on_time": renewed & (changed_day <= due_date),
+        }
+    )
+    current = accounts[accounts["renewal_date"].between(start, end)]
+    pending = pd.DataFrame(
+        {
+            "account_id": current["id"],
+            "due": current["renewal_date"],
+            "counts": True,
+            "renewed": False,
+            "on_time": False,
+        }
+    )
+    frames = [frame for frame in (moved, pending) if len(frame)]
+    if not frames:
+        return pd.DataFrame(columns=["account_id", "due", "renewed", "on_time"])
+    dates = (
+        pd.concat(frames)
+        .groupby(["account_id", "due"], as_index=False)[["counts", "renewed", "on_time"]]
+        .any()
+    )
+    account_churned_at = dates["account_id"].map(churned_at)
+    keep = (
+        dates["counts"]
+        & (dates["due"] < today)
+        & (account_churned_at.isna() | (account_churned_at >= since))
+    )
+    return dates.loc[keep, ["account_id", "due", "renewed", "on_time"]]
+
+
+def portfolio_metrics(
+    start: date, end: date, segment: Segment = Segment(), *, today: date | None = None
+) -> dict:
+    """Every metric for the period start..end (inclusive) and the segment.
+
+    ``today`` (default: the UTC date now) decides which renewal dates have passed.
+    """
+    since, until = _bounds(start, end)
+    today = today or datetime.now(UTC).date()
+    accounts = _accounts_with_history(segment, since, until)
     started = accounts["contract_start"].isna() | (accounts["contract_start"] <= start)
     churned_at = pd.to_datetime(accounts["churned_at"], utc=True)
     alive_at_start = started & (churned_at.isna() | (churned_at >= since))
@@ -88,8 +209,13 @@ def portfolio_metrics(start: date, end: date, segment: Segment = Segment()) -> d
     ids = accounts["id"].tolist()
 
     base, lost = int(alive_at_start.sum()), int(churned_in.sum())
-    base_arr = accounts.loc[alive_at_start, "arr"].sum()
-    lost_arr = accounts.loc[churned_in, "arr"].sum()
+    base_arr = accounts.loc[alive_at_start, "arr_start"].sum()
+    lost_arr = accounts.loc[churned_in, "arr_start"].sum()
+    # Revenue retention: how the start ARR of the accounts active at the start moved.
+    kept = alive_at_start & ~churned_in
+    delta = accounts.loc[kept, "arr_end"] - accounts.loc[kept, "arr_start"]
+    expansion, contraction = delta.clip(lower=0).sum(), -delta.clip(upper=0).sum()
+    renewals = _renewals(segment, accounts, start, end, since, today)
     months = max((end - start).days + 1, 1) / (365.25 / 12)
     monthly_churn = (lost / base) / months if base else 0.0
     arpa_month = (base_arr / base) / 12 if base else None
@@ -146,6 +272,10 @@ def portfolio_metrics(start: date, end: date, segment: Segment = Segment()) -> d
     values = {
         "churn_rate": _pct(lost, base),
         "revenue_churn_rate": _pct(lost_arr, base_arr),
+        "gross_revenue_retention": _pct(base_arr - contraction - lost_arr, base_arr),
+        "net_revenue_retention": _pct(base_arr + expansion - contraction - lost_arr, base_arr),
+        "renewal_rate": _pct(int(renewals["renewed"].sum()), len(renewals)),
+        "on_time_renewal_rate": _pct(int(renewals["on_time"].sum()), len(renewals)),
         "nps": round(float(100 * ((nps >= 9).mean() - (nps <= 6).mean())), 1) if len(nps) else None,
         "csat": _pct((csat >= 4).sum(), len(csat)),
         "customer_lifetime_value": round(float(arpa_month * lifetime), 2)
@@ -162,6 +292,11 @@ def portfolio_metrics(start: date, end: date, segment: Segment = Segment()) -> d
         "churned": lost,
         "arr_at_start": round(float(base_arr), 2),
         "churned_arr": round(float(lost_arr), 2),
+        "arr_expansion": round(float(expansion), 2),
+        "arr_contraction": round(float(contraction), 2),
+        "renewals_due": len(renewals),
+        "renewed": int(renewals["renewed"].sum()),
+        "renewed_on_time": int(renewals["on_time"].sum()),
         "nps_answers": len(nps),
         "csat_answers": len(csat),
         "accounts_active_in_period": int(alive_in_period.sum()),
