@@ -1,0 +1,644 @@
+"""The registry of health measures: what each one reads, and how its raw value earns points.
+
+Every measure computes its raw value for a whole chunk of accounts with one aggregate query
+(never one per account) as of a given day, so history can be rebuilt for past dates. Points
+map the raw value linearly from ``zero_at`` (0 points) to ``full_at`` (100 points); either may
+be the larger, so "fewer is better" measures work the same way. A raw value of ``None`` means
+"no data": the scorer leaves the measure out and shares its weight among the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db.models import Count, Max, Q, Sum
+
+from accounts.choices import Persona
+from accounts.models import (
+    Account,
+    Contact,
+    DailyAccountUsage,
+    DailyContactUsage,
+    DailyFeatureUsage,
+    SurveyResponse,
+)
+from journeys.choices import Severity
+from journeys.models import AccountMilestone, Escalation
+
+PERSONA_LABELS = dict(Persona.choices)
+PERSONA_PLURALS = {
+    Persona.ADMIN: "admins",
+    Persona.END_USER: "end users",
+    Persona.CHAMPION: "champions",
+    Persona.EXECUTIVE_SPONSOR: "executive sponsors",
+    Persona.BILLING: "billing contacts",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a measure, with its bounds: validated before anything is saved."""
+
+    name: str
+    default: object
+    minimum: float | None = None
+    maximum: float | None = None
+    kind: str = "number"  # number, integer, per_persona, per_severity, names
+    help: str = ""
+
+
+class Context:
+    """What every measure of a chunk shares: the accounts, the day, lazily loaded contacts."""
+
+    def __init__(self, account_ids: list[int], as_of: date):
+        self.account_ids = list(account_ids)
+        self.as_of = as_of
+        # Everything up to the end of the day counts for that day.
+        self.day_end = datetime.combine(as_of, time.max, UTC)
+
+    def window(self, days: int) -> tuple[date, date]:
+        return self.as_of - timedelta(days=days - 1), self.as_of
+
+    @cached_property
+    def accounts(self) -> pd.DataFrame:
+        rows = Account.objects.filter(id__in=self.account_ids).values_list(
+            "id", "renewal_date", "licenses_purchased"
+        )
+        return pd.DataFrame(
+            rows, columns=["id", "renewal_date", "licenses_purchased"]
+        ).set_index("id")
+
+    @cached_property
+    def contacts(self) -> pd.DataFrame:
+        """Active contacts known by the day (first seen then, or with no first-seen date)."""
+        rows = (
+            Contact.objects.filter(account_id__in=self.account_ids, is_active=True)
+            .filter(Q(first_seen_at__isnull=True) | Q(first_seen_at__lte=self.day_end))
+            .values_list("id", "account_id", "persona", "is_key_contact")
+        )
+        return pd.DataFrame(rows, columns=["contact_id", "account_id", "persona", "is_key"])
+
+    def contact_active_days(self, days: int) -> pd.DataFrame:
+        """Active days per contact in the window ending on the day: one aggregate query."""
+        start, end = self.window(days)
+        rows = (
+            DailyContactUsage.objects.filter(
+                account_id__in=self.account_ids, date__gte=start, date__lte=end
+            )
+            .values("account_id", "contact_id")
+            .annotate(days=Count("date"))
+            .values_list("account_id", "contact_id", "days")
+        )
+        return pd.DataFrame(rows, columns=["account_id", "contact_id", "days"])
+
+
+def empty_result(ids) -> pd.DataFrame:
+    frame = pd.DataFrame(index=pd.Index(list(ids), name="account_id"))
+    frame["raw"] = np.nan
+    frame["note"] = ""
+    frame["detail"] = None
+    return frame
+
+
+def fmt(value, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "no data"
+    number = f"{value:,.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:.1f}"
+    return f"{number}{unit}"
+
+
+@dataclass
+class Measure:
+    kind: str
+    label: str
+    description: str
+    unit: str = ""
+    params: tuple[Param, ...] = field(default_factory=tuple)
+
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+    def compute(self, ctx: Context, params: dict) -> pd.DataFrame:  # pragma: no cover
+        raise NotImplementedError
+
+    def benchmark(self, params: dict):
+        return params["full_at"]
+
+    def describe(self, component: dict) -> str:
+        """A short phrase for a weak component, e.g. 'NPS 5 from the champion'."""
+        return component.get("note") or f"{self.label} {fmt(component['raw'], self.unit)}"
+
+    def describe_change(self, old: dict, new: dict) -> str:
+        verb = "rose" if (new["raw"] or 0) > (old["raw"] or 0) else "fell"
+        return (
+            f"{self.label.lower()} {verb} from {fmt(old['raw'], self.unit)} "
+            f"to {fmt(new['raw'], self.unit)}"
+        )
+
+
+def linear_points(raw: pd.Series, zero_at: float, full_at: float) -> pd.Series:
+    """0 points at ``zero_at``, 100 at ``full_at``, linear between, clipped; NaN stays NaN."""
+    return ((raw - zero_at) / (full_at - zero_at)).clip(0, 1) * 100
+
+
+def _band(zero: float, full: float, lo: float, hi: float, unit: str = "") -> tuple[Param, Param]:
+    return (
+        Param("zero_at", zero, lo, hi, help=f"Raw value{unit} worth 0 points."),
+        Param("full_at", full, lo, hi, help=f"Raw value{unit} worth 100 points."),
+    )
+
+
+WINDOW = Param("window_days", 28, 1, 365, "integer", "Days of usage looked at, ending today.")
+
+
+class UsageFrequency(Measure):
+    """Active days per contact against what each persona is expected to do."""
+
+    def compute(self, ctx, params):
+        benchmarks = {p: b for p, b in params["benchmarks"].items() if b > 0}
+        contacts = ctx.contacts[ctx.contacts["persona"].isin(list(benchmarks))]
+        result = empty_result(ctx.account_ids)
+        if contacts.empty:
+            result["note"] = "no contacts of a persona expected to use the product"
+            return result
+        days = ctx.contact_active_days(params["window_days"])
+        frame = contacts.merge(days[["contact_id", "days"]], on="contact_id", how="left")
+        frame["days"] = frame["days"].fillna(0)
+        frame["benchmark"] = frame["persona"].map(benchmarks)
+        frame["credit"] = (frame["days"] / frame["benchmark"]).clip(upper=1)
+        frame["meets"] = frame["days"] >= frame["benchmark"]
+        per_persona = frame.groupby(["account_id", "persona"]).agg(
+            credit=("credit", "mean"), meeting=("meets", "sum"), contacts=("meets", "size")
+        )
+        # Each persona weighs the same: fifty quiet end users cannot hide one silent admin.
+        result.loc[:, "raw"] = per_persona.groupby(level=0)["credit"].mean() * 100
+        window = params["window_days"]
+        details, notes = {}, {}
+        for (account_id, persona), row in per_persona.iterrows():
+            details.setdefault(account_id, []).append(
+                {
+                    "persona": persona,
+                    "meeting": int(row["meeting"]),
+                    "contacts": int(row["contacts"]),
+                    "benchmark": benchmarks[persona],
+                }
+            )
+        for account_id, rows in details.items():
+            notes[account_id] = "; ".join(
+                f"{d['meeting']} of {d['contacts']} {PERSONA_PLURALS.get(d['persona'], d['persona'])}"
+                f" active {fmt(d['benchmark'])}+ days in {window}"
+                for d in rows
+            )
+        result["detail"] = pd.Series(details, dtype=object)
+        result["note"] = pd.Series(notes, dtype=object).reindex(result.index).fillna(
+            "no contacts of a persona expected to use the product"
+        )
+        return result
+
+    def benchmark(self, params):
+        return {p: b for p, b in params["benchmarks"].items() if b > 0}
+
+    def describe(self, component):
+        worst = _worst_persona(component.get("detail"))
+        if worst is None:
+            return super().describe(component)
+        return (
+            f"{worst['meeting']} of {worst['contacts']} "
+            f"{PERSONA_PLURALS.get(worst['persona'], worst['persona'])} meet their usage benchmark"
+        )
+
+    def describe_change(self, old, new):
+        before = {d["persona"]: d for d in old.get("detail") or []}
+        changes = []
+        for now in new.get("detail") or []:
+            then = before.get(now["persona"])
+            if then and then["meeting"] != now["meeting"]:
+                changes.append((now["meeting"] - then["meeting"], then, now))
+        if not changes:
+            return super().describe_change(old, new)
+        delta, then, now = min(changes, key=lambda c: c[0])
+        verb = "fell" if delta < 0 else "rose"
+        who = PERSONA_PLURALS.get(now["persona"], now["persona"])
+        return f"active {who} {verb} from {then['meeting']} to {now['meeting']}"
+
+
+def _worst_persona(detail):
+    if not detail:
+        return None
+    return min(detail, key=lambda d: d["meeting"] / d["contacts"] if d["contacts"] else 1)
+
+
+class LicenseUtilisation(Measure):
+    def compute(self, ctx, params):
+        result = empty_result(ctx.account_ids)
+        licenses = ctx.accounts["licenses_purchased"].reindex(result.index)
+        days = ctx.contact_active_days(params["window_days"])
+        active = days.groupby("account_id")["contact_id"].nunique().reindex(result.index).fillna(0)
+        has_licenses = licenses > 0
+        result.loc[has_licenses, "raw"] = active[has_licenses] / licenses[has_licenses] * 100
+        result["note"] = [
+            f"{int(a)} active users of {int(lic)} licenses" if lic else "no licenses recorded"
+            for a, lic in zip(active, licenses.fillna(0), strict=True)
+        ]
+        return result
+
+    def describe(self, component):
+        return f"license utilisation {fmt(component['raw'], '%')} ({component['note']})"
+
+
+class FeatureBreadth(Measure):
+    def compute(self, ctx, params):
+        features = params["features"] or list(settings.CORE_FEATURES)
+        result = empty_result(ctx.account_ids)
+        if not features:
+            result["note"] = "no key features configured"
+            return result
+        start, end = ctx.window(params["window_days"])
+        used = dict(
+            DailyFeatureUsage.objects.filter(
+                account_id__in=ctx.account_ids, date__gte=start, date__lte=end, name__in=features
+            )
+            .values("account_id")
+            .annotate(n=Count("name", distinct=True))
+            .values_list("account_id", "n")
+        )
+        counts = pd.Series(used, dtype=float).reindex(result.index).fillna(0)
+        result["raw"] = counts / len(features) * 100
+        result["note"] = [f"{int(n)} of {len(features)} key features used" for n in counts]
+        return result
+
+    def describe(self, component):
+        return component["note"]
+
+
+class UsageTrend(Measure):
+    def compute(self, ctx, params):
+        window = params["window_days"]
+        start, end = ctx.window(window)
+        previous_start = start - timedelta(days=window)
+        rows = (
+            DailyAccountUsage.objects.filter(
+                account_id__in=ctx.account_ids, date__gte=previous_start, date__lte=end
+            )
+            .values("account_id")
+            .annotate(
+                current=Sum("event_count", filter=Q(date__gte=start)),
+                previous=Sum("event_count", filter=Q(date__lt=start)),
+            )
+            .values_list("account_id", "current", "previous")
+        )
+        frame = (
+            pd.DataFrame(rows, columns=["account_id", "current", "previous"])
+            .set_index("account_id")
+            .reindex(ctx.account_ids)
+            .fillna(0)
+        )
+        result = empty_result(ctx.account_ids)
+        change = (frame["current"] - frame["previous"]) / frame["previous"].replace(0, np.nan) * 100
+        # New usage after a silent period is growth; silence in both periods is no data.
+        change[(frame["previous"] == 0) & (frame["current"] > 0)] = 100.0
+        result["raw"] = change.clip(upper=1000)
+        result["note"] = [
+            f"{int(c):,} events in the last {window} days vs {int(p):,} before"
+            if c or p
+            else f"no usage in the last {2 * window} days"
+            for c, p in zip(frame["current"], frame["previous"], strict=True)
+        ]
+        return result
+
+    def describe(self, component):
+        raw = component["raw"]
+        direction = "down" if raw < 0 else "up"
+        return f"usage {direction} {fmt(abs(raw), '%')} ({component['note']})"
+
+    def describe_change(self, old, new):
+        return f"usage trend went from {fmt(old['raw'], '%')} to {fmt(new['raw'], '%')}"
+
+
+class SurveyMeasure(Measure):
+    """The latest answer of each respondent in the look-back, averaged per account."""
+
+    survey_kind = ""
+    name = ""
+
+    def compute(self, ctx, params):
+        since = ctx.day_end - timedelta(days=params["lookback_days"])
+        rows = SurveyResponse.objects.filter(
+            account_id__in=ctx.account_ids,
+            kind=self.survey_kind,
+            responded_at__gt=since,
+            responded_at__lte=ctx.day_end,
+        ).values_list("id", "account_id", "contact_id", "contact__persona", "score", "responded_at")
+        frame = pd.DataFrame(
+            rows, columns=["id", "account_id", "contact_id", "persona", "score", "at"]
+        )
+        result = empty_result(ctx.account_ids)
+        result["note"] = f"no {self.name} answer in {params['lookback_days']} days"
+        if frame.empty:
+            return result
+        frame = frame.sort_values(["at", "id"])
+        # Anonymous answers each count; a known contact counts once, with their latest answer.
+        frame["who"] = frame["contact_id"].fillna(-frame["id"])
+        latest = frame.drop_duplicates(["account_id", "who"], keep="last")
+        grouped = latest.groupby("account_id")
+        result.loc[:, "raw"] = grouped["score"].mean()
+        for account_id, answers in grouped:
+            lowest = answers.loc[answers["score"].idxmin()]
+            who = PERSONA_LABELS.get(lowest["persona"], "an unknown contact").lower()
+            who = who if lowest["persona"] is None else f"the {who}"
+            if len(answers) == 1:
+                note = f"{self.name} {lowest['score']} from {who}"
+            else:
+                note = (
+                    f"{self.name} {answers['score'].mean():.1f} average of {len(answers)} "
+                    f"answers, lowest {lowest['score']} from {who}"
+                )
+            result.at[account_id, "note"] = note
+        return result
+
+    def describe(self, component):
+        return component["note"]
+
+
+class Nps(SurveyMeasure):
+    survey_kind = "nps"
+    name = "NPS"
+
+
+class Csat(SurveyMeasure):
+    survey_kind = "csat"
+    name = "CSAT"
+
+
+SEVERITY_WEIGHTS = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 4, Severity.CRITICAL: 8}
+
+
+class OpenEscalations(Measure):
+    def compute(self, ctx, params):
+        weights = params["severity_weights"]
+        rows = (
+            Escalation.objects.filter(account_id__in=ctx.account_ids, opened_at__lte=ctx.day_end)
+            .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=ctx.day_end))
+            .values("account_id", "severity")
+            .annotate(n=Count("id"))
+            .values_list("account_id", "severity", "n")
+        )
+        frame = pd.DataFrame(rows, columns=["account_id", "severity", "n"])
+        frame["weighted"] = frame["severity"].map(weights).fillna(0) * frame["n"]
+        result = empty_result(ctx.account_ids)
+        # No open escalation is a fact, not missing data.
+        result["raw"] = frame.groupby("account_id")["weighted"].sum().reindex(result.index).fillna(0)
+        result["note"] = "no open escalation"
+        for account_id, group in frame.groupby("account_id"):
+            result.at[account_id, "note"] = ", ".join(
+                f"{n} {sev} escalation{'s' if n > 1 else ''} open"
+                for sev, n in zip(group["severity"], group["n"], strict=True)
+            )
+        return result
+
+    def describe(self, component):
+        return component["note"]
+
+
+class DaysToRenewal(Measure):
+    def compute(self, ctx, params):
+        result = empty_result(ctx.account_ids)
+        renewal = pd.to_datetime(ctx.accounts["renewal_date"].reindex(result.index))
+        days = (renewal - pd.Timestamp(ctx.as_of)).dt.days
+        result["raw"] = days.astype(float)
+        result["note"] = [
+            "no renewal date" if pd.isna(d) else f"renews in {int(d)} days" for d in days
+        ]
+        return result
+
+    def describe(self, component):
+        return component["note"]
+
+
+class KeyContactEngagement(Measure):
+    def compute(self, ctx, params):
+        lookback = params["lookback_days"]
+        start, end = ctx.window(lookback)
+        result = empty_result(ctx.account_ids)
+        keys = ctx.contacts[ctx.contacts["is_key"]]
+        with_keys = set(keys["account_id"])
+        result["note"] = "no key contact"
+        if not with_keys:
+            return result
+        last_seen = dict(
+            DailyContactUsage.objects.filter(
+                account_id__in=ctx.account_ids,
+                contact_id__in=keys["contact_id"].tolist(),
+                date__gte=start,
+                date__lte=end,
+            )
+            .values("account_id")
+            .annotate(last=Max("date"))
+            .values_list("account_id", "last")
+        )
+        for account_id in with_keys:
+            seen = last_seen.get(account_id)
+            days = (ctx.as_of - seen).days if seen else lookback
+            result.at[account_id, "raw"] = float(days)
+            result.at[account_id, "note"] = (
+                f"a key contact was active {days} days ago"
+                if seen
+                else f"no key contact active in {lookback} days"
+            )
+        return result
+
+    def describe(self, component):
+        return component["note"]
+
+    def describe_change(self, old, new):
+        return f"days since a key contact was active went from {fmt(old['raw'])} to {fmt(new['raw'])}"
+
+
+class MilestoneProgress(Measure):
+    def compute(self, ctx, params):
+        rows = (
+            AccountMilestone.objects.filter(account_id__in=ctx.account_ids)
+            .values("account_id")
+            .annotate(
+                reached=Count("id", filter=Q(reached_at__lte=ctx.day_end)),
+                overdue=Count(
+                    "id",
+                    filter=Q(due_date__lt=ctx.as_of)
+                    & (Q(reached_at__isnull=True) | Q(reached_at__gt=ctx.day_end)),
+                ),
+            )
+            .values_list("account_id", "reached", "overdue")
+        )
+        frame = pd.DataFrame(rows, columns=["account_id", "reached", "overdue"]).set_index(
+            "account_id"
+        )
+        result = empty_result(ctx.account_ids)
+        result["note"] = "no milestone due yet"
+        due = frame[(frame["reached"] + frame["overdue"]) > 0]
+        result.loc[due.index, "raw"] = due["reached"] / (due["reached"] + due["overdue"]) * 100
+        for account_id, row in due.iterrows():
+            result.at[account_id, "note"] = (
+                f"{row['reached']} milestones reached, {row['overdue']} overdue"
+            )
+        return result
+
+    def describe(self, component):
+        return component["note"]
+
+
+class CsmSentimentMeasure(Measure):
+    def compute(self, ctx, params):
+        from health.models import CsmSentiment  # the same app; imported late to avoid a cycle
+
+        since = ctx.day_end - timedelta(days=params["lookback_days"])
+        rows = CsmSentiment.objects.filter(
+            account_id__in=ctx.account_ids, set_at__gt=since, set_at__lte=ctx.day_end
+        ).values_list("account_id", "sentiment", "set_at", "id")
+        frame = pd.DataFrame(rows, columns=["account_id", "sentiment", "at", "id"])
+        result = empty_result(ctx.account_ids)
+        result["note"] = f"no CSM sentiment in {params['lookback_days']} days"
+        latest = frame.sort_values(["at", "id"]).drop_duplicates("account_id", keep="last")
+        labels = {1: "very negative", 2: "negative", 3: "neutral", 4: "positive", 5: "very positive"}
+        for account_id, sentiment in zip(latest["account_id"], latest["sentiment"], strict=True):
+            result.at[account_id, "raw"] = float(sentiment)
+            result.at[account_id, "note"] = f"the CSM feels {labels[sentiment]}"
+        return result
+
+    def describe(self, component):
+        return component["note"]
+
+
+DEFAULT_PERSONA_BENCHMARKS = {
+    Persona.ADMIN: 4,  # an admin is expected to log in weekly
+    Persona.CHAMPION: 4,
+    Persona.EXECUTIVE_SPONSOR: 0,
+    Persona.END_USER: 0,  # end users may only appear during incidents
+    Persona.BILLING: 0,
+}
+
+REGISTRY: dict[str, Measure] = {
+    m.kind: m
+    for m in (
+        UsageFrequency(
+            "usage_frequency",
+            "Usage frequency",
+            "Active days per contact in the window against the benchmark of their persona "
+            "(0 = not expected to use the product). Raw: % of the benchmark met, each persona "
+            "weighing the same.",
+            "%",
+            (
+                WINDOW,
+                Param(
+                    "benchmarks",
+                    dict(DEFAULT_PERSONA_BENCHMARKS),
+                    0,
+                    365,
+                    "per_persona",
+                    "Active days expected per persona in the window.",
+                ),
+                *_band(10, 90, 0, 100, " (%)"),
+            ),
+        ),
+        LicenseUtilisation(
+            "license_utilisation",
+            "License utilisation",
+            "Distinct active users in the window / licenses purchased.",
+            "%",
+            (WINDOW, *_band(10, 80, 0, 1000, " (%)")),
+        ),
+        FeatureBreadth(
+            "feature_breadth",
+            "Feature breadth",
+            "Key features used in the window / key features (default: CORE_FEATURES).",
+            "%",
+            (
+                WINDOW,
+                Param("features", [], kind="names", help="Event names; empty: CORE_FEATURES."),
+                *_band(0, 80, 0, 100, " (%)"),
+            ),
+        ),
+        UsageTrend(
+            "usage_trend",
+            "Usage trend",
+            "Events in the window vs the window before, in % change.",
+            "%",
+            (WINDOW, *_band(-50, 0, -100, 1000, " (% change)")),
+        ),
+        Nps(
+            "nps",
+            "NPS",
+            "Latest NPS answer (0-10) of each respondent in the look-back, averaged.",
+            "",
+            (
+                Param("lookback_days", 365, 1, 1095, "integer", "Days of answers looked at."),
+                *_band(3, 9, 0, 10),
+            ),
+        ),
+        Csat(
+            "csat",
+            "CSAT",
+            "Latest CSAT answer (1-5) of each respondent in the look-back, averaged.",
+            "",
+            (
+                Param("lookback_days", 180, 1, 1095, "integer", "Days of answers looked at."),
+                *_band(1, 5, 1, 5),
+            ),
+        ),
+        OpenEscalations(
+            "open_escalations",
+            "Open escalations",
+            "Escalations open on the day, weighted by severity.",
+            "",
+            (
+                Param(
+                    "severity_weights",
+                    {str(k): v for k, v in SEVERITY_WEIGHTS.items()},
+                    0,
+                    100,
+                    "per_severity",
+                    "Weight of one open escalation per severity.",
+                ),
+                *_band(8, 0, 0, 1000),
+            ),
+        ),
+        DaysToRenewal(
+            "days_to_renewal",
+            "Days to renewal",
+            "Days from the day to the renewal date; a near renewal leaves little time to fix risk.",
+            " days",
+            _band(0, 120, -3650, 3650, " (days)"),
+        ),
+        KeyContactEngagement(
+            "key_contact_engagement",
+            "Key-contact engagement",
+            "Days since a key contact was last active (looked back up to lookback_days).",
+            " days",
+            (
+                Param("lookback_days", 90, 1, 365, "integer", "Days looked back."),
+                *_band(60, 7, 0, 365, " (days)"),
+            ),
+        ),
+        MilestoneProgress(
+            "milestone_progress",
+            "Milestone progress",
+            "Milestones reached / milestones reached or overdue on the day.",
+            "%",
+            _band(0, 100, 0, 100, " (%)"),
+        ),
+        CsmSentimentMeasure(
+            "csm_sentiment",
+            "CSM sentiment",
+            "The CSM's latest sentiment (1 very negative - 5 very positive) in the look-back.",
+            "",
+            (
+                Param("lookback_days", 90, 1, 365, "integer", "Days looked back."),
+                *_band(1, 5, 1, 5),
+            ),
+        ),
+    )
+}
