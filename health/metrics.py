@@ -144,24 +144,7 @@ def _renewals(segment, accounts, start, end, since, today) -> pd.DataFrame:
     )
     exits = exits[exits["renewal_date_after"] != exits["renewal_date_before"]]
     churned_at = pd.to_datetime(accounts.set_index("id")["churned_at"], utc=True)
-    changed_at = pd.to_datetime(exits["changed_at"], utc=True)
-    exit_churned_at = exits["account_id"].map(churned_at)
-    active_then = exit_churned_at.isna() | (changed_at < exit_churned_at)
-    due_date = exits["renewal_date_before"]
-    forward = exits["renewal_date_after"].notna() & (
-        exits["renewal_date_after"].where(exits["renewal_date_after"].notna(), due_date) > due_date
-    )
-    changed_day = changed_at.dt.date
-    renewed = forward & active_then
-    moved = pd.DataFrame(
-        {
-            "account_id": exits["account_id"],
-            "due": due_date,
-            "counts": forward | ~active_then | (changed_day >= due_date),
-            "renewed": renewed,
-            "on_time": renewed & (changed_day <= due_date),
-        }
-    )
+    frames = [_renewal_exits(exits, churned_at)] if len(exits) else []
     current = accounts[accounts["renewal_date"].between(start, end)]
     pending = pd.DataFrame(
         {
@@ -172,7 +155,8 @@ def _renewals(segment, accounts, start, end, since, today) -> pd.DataFrame:
             "on_time": False,
         }
     )
-    frames = [frame for frame in (moved, pending) if len(frame)]
+    if len(pending):
+        frames.append(pending)
     if not frames:
         return pd.DataFrame(columns=["account_id", "due", "renewed", "on_time"])
     dates = (
@@ -187,6 +171,27 @@ def _renewals(segment, accounts, start, end, since, today) -> pd.DataFrame:
         & (account_churned_at.isna() | (account_churned_at >= since))
     )
     return dates.loc[keep, ["account_id", "due", "renewed", "on_time"]]
+
+
+def _renewal_exits(exits: pd.DataFrame, churned_at: pd.Series) -> pd.DataFrame:
+    """What each move of a renewal date says about the date it moved away from."""
+    changed_at = pd.to_datetime(exits["changed_at"], utc=True)
+    exit_churned_at = pd.to_datetime(exits["account_id"].map(churned_at), utc=True)
+    active_then = exit_churned_at.isna() | (changed_at < exit_churned_at)
+    due_date, moved_to = exits["renewal_date_before"], exits["renewal_date_after"]
+    forward = moved_to.notna() & (moved_to.where(moved_to.notna(), due_date) > due_date)
+    changed_day = changed_at.dt.date
+    renewed = forward & active_then
+    return pd.DataFrame(
+        {
+            "account_id": exits["account_id"],
+            "due": due_date,
+            # A move back or a clearing before the date while active corrects a mistake.
+            "counts": forward | ~active_then | (changed_day >= due_date),
+            "renewed": renewed,
+            "on_time": renewed & (changed_day <= due_date),
+        }
+    )
 
 
 def portfolio_metrics(

@@ -87,3 +87,34 @@ class EscalationFactory(factory.django.DjangoModelFactory):
     title = "Sync failing"
     severity = Severity.HIGH
     opened_at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+
+
+def contract_account(arr, *, since=date(2025, 1, 1), **fields) -> Account:
+    """An account whose contract history starts on ``since`` with ``arr`` (not "now")."""
+    account = AccountFactory(arr=arr, **fields)
+    account.contract_changes.update(changed_at=datetime(*since.timetuple()[:3], 9, tzinfo=UTC))
+    return account
+
+
+def change_contract(account, at: datetime, *, arr=None, renewal_date=None, source="api"):
+    """Record a change of ARR and/or renewal date made at ``at``, and apply it to the account.
+
+    Written straight to the rows (as a past change would be), so the save hook adds nothing.
+    """
+    from accounts.models import ContractChange
+
+    account.refresh_from_db()
+    after_arr = account.arr if arr is None else Decimal(str(arr))
+    after_renewal = account.renewal_date if renewal_date is None else renewal_date
+    change = ContractChange.objects.create(
+        account=account,
+        changed_at=at,
+        arr_before=account.arr,
+        arr_after=after_arr,
+        renewal_date_before=account.renewal_date,
+        renewal_date_after=after_renewal,
+        source=source,
+    )
+    Account.objects.filter(pk=account.pk).update(arr=after_arr, renewal_date=after_renewal)
+    account.refresh_from_db()
+    return change
