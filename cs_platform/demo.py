@@ -17,8 +17,15 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.choices import AccountStatus, NoteKind, Persona, SurveyKind, TouchModel
-from accounts.models import Account, Contact, Event, Note, SurveyResponse
+from accounts.choices import (
+    AccountStatus,
+    ContractSource,
+    NoteKind,
+    Persona,
+    SurveyKind,
+    TouchModel,
+)
+from accounts.models import Account, Contact, ContractChange, Event, Note, SurveyResponse
 from accounts.usage import rebuild_daily_usage
 from cs_platform import roles
 from journeys.choices import MilestoneRule, Severity, Stage
@@ -212,6 +219,7 @@ class Counts:
     escalations: int = 0
     transitions: int = 0
     milestones: int = 0
+    contract_changes: int = 0
     by_kind: Counter = field(default_factory=Counter)
 
 
@@ -273,6 +281,10 @@ def build_demo_portfolio(
         Account.objects.bulk_create(account_objs, batch_size=BATCH)
         _link_parents(rng, account_objs, plans)
         counts.accounts = len(account_objs)
+        # Its own generator, so adding the history left every other row of a seed as it was.
+        counts.contract_changes = _write_contract_history(
+            random.Random(f"contracts-{seed}"), account_objs, now
+        )
 
         for start in range(0, len(account_objs), 100):
             chunk = account_objs[start : start + 100]
@@ -415,6 +427,72 @@ def _make_accounts(rng, n, seed, as_of, days, users):
         plans[account.external_id] = plan
         trajectories[account.external_id] = traj
     return accounts, plans, trajectories
+
+
+def _write_contract_history(rng, accounts, now) -> int:
+    """Every account's contract from its start: yearly renewals (mostly early, some late),
+    expansions and contractions at renewal and mid-term, ending on today's ARR and renewal date;
+    a churned account's last renewal date is the day it left, never renewed.
+    """
+    changes = []
+    for account in accounts:
+        # The events in order: (day, kind, renewal date renewed or None, ARR ratio).
+        events = []
+        due = _add_years(account.contract_start, 1)
+        while due < account.renewal_date:
+            late = rng.random() < 0.2
+            day = due + timedelta(days=rng.randint(1, 25) if late else -rng.randint(0, 45))
+            if day >= account.renewal_date or day >= now.date():  # signed early after all
+                day = due - timedelta(days=rng.randint(1, 20))
+            roll, ratio = rng.random(), 1
+            if roll < 0.3:  # grew into a bigger plan or more seats
+                ratio = rng.uniform(1.1, 1.4)
+            elif roll < 0.4:  # renewed with fewer seats
+                ratio = rng.uniform(0.75, 0.95)
+            events.append((day, due, ratio))
+            # Some customers buy more seats in the middle of a contract year.
+            mid = due + timedelta(days=rng.randint(90, 270))
+            if rng.random() < 0.15 and mid < account.renewal_date:
+                events.append((mid, None, rng.uniform(1.05, 1.25)))
+            due = _add_years(due, 1)
+        events = [e for e in sorted(events, key=lambda e: e[0]) if e[0] < now.date()]
+        arr = Decimal(account.arr)
+        for *_, ratio in events:
+            arr = arr / Decimal(ratio)
+        arr = max(Decimal(round(arr, -2)), Decimal(100))
+        renewal = _add_years(account.contract_start, 1)
+        changes.append(
+            ContractChange(
+                account=account,
+                changed_at=datetime.combine(account.contract_start, time(9), UTC),
+                arr_after=arr,
+                renewal_date_after=renewal,
+                source=ContractSource.DEMO,
+            )
+        )
+        for index, (day, renewed, ratio) in enumerate(events):
+            after = (
+                Decimal(account.arr)
+                if index == len(events) - 1
+                else max(Decimal(round(arr * Decimal(ratio), -2)), Decimal(100))
+            )
+            next_renewal = _add_years(renewed, 1) if renewed else renewal
+            if after == arr and next_renewal == renewal:
+                continue
+            changes.append(
+                ContractChange(
+                    account=account,
+                    changed_at=_at(day, rng, 9, 18),
+                    arr_before=arr,
+                    arr_after=after,
+                    renewal_date_before=renewal,
+                    renewal_date_after=next_renewal,
+                    source=ContractSource.DEMO,
+                )
+            )
+            arr, renewal = after, next_renewal
+    ContractChange.objects.bulk_create(changes, batch_size=BATCH)
+    return len(changes)
 
 
 def _link_parents(rng, accounts, plans):

@@ -13,7 +13,15 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, Max, Min, Sum
 
 from accounts.choices import AccountStatus, Persona, SurveyKind, TouchModel
-from accounts.models import Account, Contact, DailyAccountUsage, Event, Note, SurveyResponse
+from accounts.models import (
+    Account,
+    Contact,
+    ContractChange,
+    DailyAccountUsage,
+    Event,
+    Note,
+    SurveyResponse,
+)
 from journeys.choices import Stage
 from journeys.models import AccountStage, Escalation, StageTransition
 
@@ -51,6 +59,7 @@ def fingerprint() -> str:
         (SurveyResponse, ("account__external_id", "kind", "score", "responded_at")),
         (StageTransition, ("account__external_id", "from_stage", "to_stage", "moved_at")),
         (Escalation, ("account__external_id", "severity", "opened_at", "resolved_at")),
+        (ContractChange, ("account__external_id", "changed_at", "arr_after", "renewal_date_after")),
     ]:
         for row in model.objects.order_by(*fields).values_list(*fields):
             digest.update(repr(row).encode())
@@ -78,6 +87,19 @@ def test_it_builds_a_believable_book_and_prints_the_logins():
     assert SurveyResponse.objects.filter(kind=SurveyKind.NPS).count() > 20
     assert Note.objects.exists()
     assert AccountStage.objects.count() == 80
+    # A contract history that ends on each account's ARR and renewal date, with renewals
+    # early and late, expansions and contractions.
+    changes = ContractChange.objects.order_by("changed_at", "id")
+    for account in Account.objects.all():
+        last = changes.filter(account=account).last()
+        assert (last.arr_after, last.renewal_date_after) == (account.arr, account.renewal_date)
+    kinds = {c.kind for c in changes}
+    assert {"created", "renewed"} <= kinds
+    renewals = [c for c in changes if c.kind == "renewed"]
+    assert any(c.changed_at.date() > c.renewal_date_before for c in renewals)  # late
+    assert sum(c.changed_at.date() <= c.renewal_date_before for c in renewals) > len(renewals) / 2
+    assert any(c.arr_after > c.arr_before for c in renewals)
+    assert any(c.arr_after < c.arr_before for c in renewals)
     assert {Stage.ADOPTION, Stage.RENEWAL} <= set(
         AccountStage.objects.values_list("stage", flat=True)
     )
