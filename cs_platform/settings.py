@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
         "SeverityEnum": "journeys.choices.Severity",
         "PersonaEnum": "accounts.choices.Persona",
         "TouchModelEnum": "accounts.choices.TouchModel",
+        "ColorEnum": "health.choices.Color",
     },
 }
 # Event names that count as using the product's core (product adoption rate).
@@ -316,3 +317,37 @@ LOGGING = {
 
 # Demo portfolio size used by `make run` when the database is empty.
 DEMO_ACCOUNTS = env_int("DEMO_ACCOUNTS", 300, minimum=1, maximum=100_000)
+
+# --- Playbooks -------------------------------------------------------------------------
+# Time-based triggers (renewal near, no activity, tenure, score drops, key contacts,
+# segments) are scanned this often; new NPS answers and events also on every data change.
+PLAYBOOK_SCAN_SECONDS = env_int("PLAYBOOK_SCAN_SECONDS", 300, minimum=10)
+PLAYBOOK_ROW_SCAN_SECONDS = env_int("PLAYBOOK_ROW_SCAN_SECONDS", 30, minimum=2)
+# Scans look back this many days (a missed scan is caught up; older rows never fire).
+PLAYBOOK_CATCH_UP_DAYS = env_int("PLAYBOOK_CATCH_UP_DAYS", 2, minimum=1, maximum=30)
+# Row scans re-read this many ids below their cursor, for transactions that committed late.
+PLAYBOOK_SCAN_ID_OVERLAP = env_int("PLAYBOOK_SCAN_ID_OVERLAP", 5000, minimum=0)
+PLAYBOOK_EVALUATION_BATCH = env_int("PLAYBOOK_EVALUATION_BATCH", 500, minimum=1, maximum=5000)
+# Actions: attempts in all, and the exponential backoff between them (base, 2x, 4x ... cap).
+PLAYBOOK_ACTION_MAX_ATTEMPTS = env_int("PLAYBOOK_ACTION_MAX_ATTEMPTS", 6, minimum=1, maximum=20)
+PLAYBOOK_RETRY_BACKOFF_SECONDS = env_int("PLAYBOOK_RETRY_BACKOFF_SECONDS", 30, minimum=1)
+PLAYBOOK_RETRY_BACKOFF_MAX_SECONDS = env_int("PLAYBOOK_RETRY_BACKOFF_MAX_SECONDS", 3600, minimum=1)
+PLAYBOOK_WEBHOOK_TIMEOUT_SECONDS = env_int(
+    "PLAYBOOK_WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1, maximum=60
+)
+# Hosts, IPs or networks (CIDR) webhooks may reach although private (admins add more in
+# the Django admin under "Webhook allowed hosts").
+PLAYBOOK_WEBHOOK_ALLOWED_HOSTS = env_list("PLAYBOOK_WEBHOOK_ALLOWED_HOSTS", [])
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "cs-platform@localhost")
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "playbooks-scan-time-triggers": {
+            "task": "playbooks.tasks.scan_time_triggers_task",
+            "schedule": PLAYBOOK_SCAN_SECONDS,
+        },
+        "playbooks-scan-new-rows": {
+            "task": "playbooks.tasks.scan_new_rows_task",
+            "schedule": PLAYBOOK_ROW_SCAN_SECONDS,
+        },
+    }
+)

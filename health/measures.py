@@ -69,9 +69,9 @@ class Context:
         rows = Account.objects.filter(id__in=self.account_ids).values_list(
             "id", "renewal_date", "licenses_purchased"
         )
-        return pd.DataFrame(
-            rows, columns=["id", "renewal_date", "licenses_purchased"]
-        ).set_index("id")
+        return pd.DataFrame(rows, columns=["id", "renewal_date", "licenses_purchased"]).set_index(
+            "id"
+        )
 
     @cached_property
     def contacts(self) -> pd.DataFrame:
@@ -161,7 +161,7 @@ class UsageFrequency(Measure):
 
     def compute(self, ctx, params):
         benchmarks = {p: b for p, b in params["benchmarks"].items() if b > 0}
-        contacts = ctx.contacts[ctx.contacts["persona"].isin(list(benchmarks))]
+        contacts = ctx.contacts.loc[ctx.contacts["persona"].isin(list(benchmarks))]
         result = empty_result(ctx.account_ids)
         if contacts.empty:
             result["note"] = "no contacts of a persona expected to use the product"
@@ -190,13 +190,15 @@ class UsageFrequency(Measure):
             )
         for account_id, rows in details.items():
             notes[account_id] = "; ".join(
-                f"{d['meeting']} of {d['contacts']} {PERSONA_PLURALS.get(d['persona'], d['persona'])}"
+                f"{d['meeting']} of {d['contacts']} {_plural(d['persona'])}"
                 f" active {fmt(d['benchmark'])}+ days in {window}"
                 for d in rows
             )
         result["detail"] = pd.Series(details, dtype=object)
-        result["note"] = pd.Series(notes, dtype=object).reindex(result.index).fillna(
-            "no contacts of a persona expected to use the product"
+        result["note"] = (
+            pd.Series(notes, dtype=object)
+            .reindex(result.index)
+            .fillna("no contacts of a persona expected to use the product")
         )
         return result
 
@@ -209,7 +211,7 @@ class UsageFrequency(Measure):
             return super().describe(component)
         return (
             f"{worst['meeting']} of {worst['contacts']} "
-            f"{PERSONA_PLURALS.get(worst['persona'], worst['persona'])} meet their usage benchmark"
+            f"{_plural(worst['persona'])} meet their usage benchmark"
         )
 
     def describe_change(self, old, new):
@@ -223,8 +225,12 @@ class UsageFrequency(Measure):
             return super().describe_change(old, new)
         delta, then, now = min(changes, key=lambda c: c[0])
         verb = "fell" if delta < 0 else "rose"
-        who = PERSONA_PLURALS.get(now["persona"], now["persona"])
+        who = _plural(now["persona"])
         return f"active {who} {verb} from {then['meeting']} to {now['meeting']}"
+
+
+def _plural(persona: str) -> str:
+    return PERSONA_PLURALS.get(persona, persona)
 
 
 def _worst_persona(detail):
@@ -392,7 +398,9 @@ class OpenEscalations(Measure):
         frame["weighted"] = frame["severity"].map(weights).fillna(0) * frame["n"]
         result = empty_result(ctx.account_ids)
         # No open escalation is a fact, not missing data.
-        result["raw"] = frame.groupby("account_id")["weighted"].sum().reindex(result.index).fillna(0)
+        result["raw"] = (
+            frame.groupby("account_id")["weighted"].sum().reindex(result.index).fillna(0)
+        )
         result["note"] = "no open escalation"
         for account_id, group in frame.groupby("account_id"):
             result.at[account_id, "note"] = ", ".join(
@@ -425,7 +433,7 @@ class KeyContactEngagement(Measure):
         lookback = params["lookback_days"]
         start, end = ctx.window(lookback)
         result = empty_result(ctx.account_ids)
-        keys = ctx.contacts[ctx.contacts["is_key"]]
+        keys = ctx.contacts.loc[ctx.contacts["is_key"].astype(bool)]
         with_keys = set(keys["account_id"])
         result["note"] = "no key contact"
         if not with_keys:
@@ -456,7 +464,9 @@ class KeyContactEngagement(Measure):
         return component["note"]
 
     def describe_change(self, old, new):
-        return f"days since a key contact was active went from {fmt(old['raw'])} to {fmt(new['raw'])}"
+        return (
+            f"days since a key contact was active went from {fmt(old['raw'])} to {fmt(new['raw'])}"
+        )
 
 
 class MilestoneProgress(Measure):
@@ -503,7 +513,13 @@ class CsmSentimentMeasure(Measure):
         result = empty_result(ctx.account_ids)
         result["note"] = f"no CSM sentiment in {params['lookback_days']} days"
         latest = frame.sort_values(["at", "id"]).drop_duplicates("account_id", keep="last")
-        labels = {1: "very negative", 2: "negative", 3: "neutral", 4: "positive", 5: "very positive"}
+        labels = {
+            1: "very negative",
+            2: "negative",
+            3: "neutral",
+            4: "positive",
+            5: "very positive",
+        }
         for account_id, sentiment in zip(latest["account_id"], latest["sentiment"], strict=True):
             result.at[account_id, "raw"] = float(sentiment)
             result.at[account_id, "note"] = f"the CSM feels {labels[sentiment]}"

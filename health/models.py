@@ -28,12 +28,16 @@ class Scorecard(models.Model):
     )
     enabled = models.BooleanField(default=True)
     # The segment: empty filters match everything.
-    plans = models.JSONField(default=list, blank=True, help_text="Plan names, e.g. [\"Enterprise\"]")
+    plans = models.JSONField(default=list, blank=True, help_text='Plan names, e.g. ["Enterprise"]')
     touch_models = models.JSONField(default=list, blank=True)
     industries = models.JSONField(default=list, blank=True)
     stages = models.JSONField(default=list, blank=True, help_text="Journey stages.")
-    arr_min = models.DecimalField("ARR from", max_digits=14, decimal_places=2, null=True, blank=True)
-    arr_max = models.DecimalField("ARR up to", max_digits=14, decimal_places=2, null=True, blank=True)
+    arr_min = models.DecimalField(
+        "ARR from", max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    arr_max = models.DecimalField(
+        "ARR up to", max_digits=14, decimal_places=2, null=True, blank=True
+    )
     employees_min = models.PositiveIntegerField(null=True, blank=True)
     employees_max = models.PositiveIntegerField(null=True, blank=True)
     # Colour bands: green >= green_min, yellow >= yellow_min, red below.
@@ -84,7 +88,9 @@ class ScorecardMeasure(models.Model):
     class Meta:
         ordering = ["scorecard", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["scorecard", "kind"], name="measure_once_per_scorecard"),
+            models.UniqueConstraint(
+                fields=["scorecard", "kind"], name="measure_once_per_scorecard"
+            ),
             models.CheckConstraint(condition=Q(weight__gt=0), name="measure_weight_positive"),
         ]
 

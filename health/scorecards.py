@@ -42,8 +42,10 @@ def clean_params(kind: str, params: dict | None, field: str = "params") -> dict:
     unknown = set(params) - set(specs)
     if unknown:
         raise ValidationError(
-            {field: f"{kind} has no parameter {', '.join(sorted(unknown))}; "
-             f"it takes {', '.join(specs) or 'none'}."}
+            {
+                field: f"{kind} has no parameter {', '.join(sorted(unknown))}; "
+                f"it takes {', '.join(specs) or 'none'}."
+            }
         )
     cleaned = measure.defaults()
     for name, value in params.items():
@@ -63,7 +65,9 @@ def _check_range(spec, value, where: str) -> None:
 def _clean_param(spec, value, where: str):
     if spec.kind in ("number", "integer"):
         if not _number(value) or (spec.kind == "integer" and int(value) != value):
-            raise ValidationError({where: f"Must be {'a whole' if spec.kind == 'integer' else 'a'} number."})
+            raise ValidationError(
+                {where: f"Must be {'a whole' if spec.kind == 'integer' else 'a'} number."}
+            )
         _check_range(spec, value, where)
         return int(value) if spec.kind == "integer" else float(value)
     if spec.kind in ("per_persona", "per_severity"):
@@ -91,8 +95,10 @@ def _clean_param(spec, value, where: str):
 def validate_bands(green_min, yellow_min, hysteresis) -> None:
     if not 1 <= yellow_min < green_min <= 100:
         raise ValidationError(
-            {"green_min": f"Bands overlap: green from {green_min} must be above yellow from "
-             f"{yellow_min}, both between 1 and 100."}
+            {
+                "green_min": f"Bands overlap: green from {green_min} must be above yellow from "
+                f"{yellow_min}, both between 1 and 100."
+            }
         )
     if not 0 <= hysteresis <= 10:
         raise ValidationError({"hysteresis": "Must be between 0 and 10 points."})
@@ -137,7 +143,10 @@ def validate_measures(measures: list[dict]) -> list[dict]:
             params = clean_params(kind, item.get("params"), f"{where}.params")
         except ValidationError as exc:
             raise ValidationError(
-                {k if k.startswith(where) else f"{where}.{k}": v for k, v in exc.message_dict.items()}
+                {
+                    k if k.startswith(where) else f"{where}.{k}": v
+                    for k, v in exc.message_dict.items()
+                }
             ) from None
         cleaned.append({"kind": kind, "weight": float(weight), "params": params})
     return cleaned

@@ -65,8 +65,11 @@ def band_color(score: float, bands: dict, previous: str = "") -> str:
     if previous and previous != color:
         pair = {previous, color}
         boundary = (
-            green if pair == {Color.GREEN, Color.YELLOW} else yellow
-            if pair == {Color.YELLOW, Color.RED} else None
+            green
+            if pair == {Color.GREEN, Color.YELLOW}
+            else yellow
+            if pair == {Color.YELLOW, Color.RED}
+            else None
         )
         if boundary is not None and abs(score - boundary) < margin:
             return previous
@@ -143,7 +146,7 @@ def score_chunk(
             previous.setdefault(account_id, (snap["color"], snap["score"]))
 
     results = []
-    for version_pk, group in assigned.groupby(assigned.map(lambda v: v.pk)):
+    for _, group in assigned.groupby(assigned.map(lambda v: v.pk)):
         version = group.iloc[0]
         results.extend(
             _score_group(version, group.index.tolist(), computed, history, previous, as_of)
@@ -394,9 +397,9 @@ def recompute(account_ids: Iterable[int], as_of: date | None = None) -> dict:
 
 def recompute_all(as_of: date | None = None) -> dict:
     ids = list(
-        Account.objects.filter(status=AccountStatus.ACTIVE).order_by("id").values_list(
-            "id", flat=True
-        )
+        Account.objects.filter(status=AccountStatus.ACTIVE)
+        .order_by("id")
+        .values_list("id", flat=True)
     )
     return recompute(ids, as_of)
 

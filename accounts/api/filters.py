@@ -26,6 +26,12 @@ class AccountFilter(django_filters.FilterSet):
     touch_model = django_filters.ChoiceFilter(choices=TouchModel.choices)
     status = django_filters.ChoiceFilter(choices=AccountStatus.choices)
     stage = django_filters.CharFilter(field_name="journey__stage", help_text="Journey stage.")
+    # Health is a higher app: the filter goes through its reverse relation by name only.
+    color = django_filters.ChoiceFilter(
+        field_name="health__color",
+        choices=[("green", "Green"), ("yellow", "Yellow"), ("red", "Red")],
+        help_text="Computed health colour.",
+    )
     # Bounds keep absurd numbers a 400 instead of a database overflow.
     arr_min = django_filters.NumberFilter(field_name="arr", lookup_expr="gte", **MONEY)
     arr_max = django_filters.NumberFilter(field_name="arr", lookup_expr="lte", **MONEY)
@@ -46,7 +52,7 @@ class AccountFilter(django_filters.FilterSet):
 
     class Meta:
         model = Account
-        fields = ["owner", "plan", "industry", "touch_model", "status", "stage"]
+        fields = ["owner", "plan", "industry", "touch_model", "status", "stage", "color"]
 
     def filter_renewal_within(self, queryset, name, value):
         today = timezone.now().date()

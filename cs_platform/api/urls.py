@@ -1,6 +1,6 @@
 """/api/v1/: one router for every app's viewsets."""
 
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import views as accounts
@@ -20,10 +20,30 @@ router.register(
     "milestone-templates", journeys.MilestoneTemplateViewSet, basename="milestone-template"
 )
 router.register("milestones", journeys.AccountMilestoneViewSet, basename="milestone")
+router.register("health-changes", health.HealthChangeViewSet, basename="health-change")
+router.register("scorecards", health.ScorecardViewSet, basename="scorecard")
 
 handoff = journeys.HandoffViewSet.as_view({"get": "retrieve", "put": "update"})
 
+
+def account_paths(suffix: str, view, name: str) -> list:
+    """/accounts/{id}/<suffix> and /accounts/by-external-id/{external_id}/<suffix>, with or
+    without the trailing slash (like the router's routes)."""
+    return [
+        re_path(rf"^accounts/(?P<pk>[0-9]+)/{suffix}/?$", view, name=name),
+        re_path(
+            rf"^accounts/by-external-id/(?P<external_id>[^/]+)/{suffix}/?$",
+            view,
+            name=f"{name}-by-ext",
+        ),
+    ]
+
+
 urlpatterns = [
+    *account_paths("health", health.AccountHealthView.as_view(), "account-health"),
+    *account_paths("health/history", health.AccountHealthHistoryView.as_view(), "health-history"),
+    *account_paths("health/override", health.OverrideView.as_view(), "health-override"),
+    *account_paths("health/sentiment", health.SentimentView.as_view(), "health-sentiment"),
     *router.urls,
     path("accounts/by-external-id/<str:external_id>/handoff/", handoff, name="handoff"),
     path("metrics/", health.MetricsView.as_view(), name="metrics"),

@@ -1,11 +1,36 @@
 """REST endpoints of the health app."""
 
+from datetime import timedelta
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import generics, serializers, status, viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.filters import UtcDateTimeFilter
+from accounts.dirty import mark_dirty
+from accounts.models import Account
+from cs_platform.api.permissions import check_book, require_admin
+from health.api.serializers import (
+    AccountHealthSerializer,
+    HealthChangeSerializer,
+    OverrideRequestSerializer,
+    OverrideSerializer,
+    ScorecardSerializer,
+    SentimentRequestSerializer,
+    SnapshotSerializer,
+)
+from health.choices import Color
 from health.metrics import MetricsError, Segment, portfolio_metrics
+from health.models import AccountHealth, HealthChange, HealthSnapshot, Scorecard
+from health.overrides import active_overrides, end_override, record_sentiment, set_override
 
 
 class MetricsQuerySerializer(serializers.Serializer):
@@ -33,3 +58,193 @@ class MetricsView(APIView):
             return Response(portfolio_metrics(data["start"], data["end"], segment))
         except MetricsError as exc:
             return Response({exc.field: [str(exc)]}, status=400)
+
+
+# --- Health scores ---------------------------------------------------------------------
+
+
+def _account(pk=None, external_id=None) -> Account:
+    if external_id is not None:
+        return get_object_or_404(
+            Account.objects.only("id", "external_id", "name", "owner_id"), external_id=external_id
+        )
+    return get_object_or_404(Account.objects.only("id", "external_id", "name", "owner_id"), pk=pk)
+
+
+def health_body(account: Account, health: AccountHealth, override) -> dict:
+    version = health.scorecard_version
+    return {
+        "account": {"id": account.pk, "external_id": account.external_id, "name": account.name},
+        "score": health.score,
+        "color": health.color,
+        "override": OverrideSerializer(override).data if override else None,
+        "explanation": health.explanation,
+        "components": health.components,
+        "movers": health.movers,
+        "trend": {"7d": health.trend_7d, "30d": health.trend_30d},
+        "as_of": health.as_of.isoformat(),
+        "computed_at": health.computed_at.isoformat().replace("+00:00", "Z"),
+        "scorecard": {
+            "id": version.scorecard_id,
+            "name": version.definition.get("name", ""),
+            "version": version.number,
+        }
+        if version
+        else None,
+    }
+
+
+class AccountScopedView(APIView):
+    """An endpoint under /accounts/{id}/ or /accounts/by-external-id/{external_id}/."""
+
+    def get_account(self) -> Account:
+        return _account(self.kwargs.get("pk"), self.kwargs.get("external_id"))
+
+
+class AccountHealthView(AccountScopedView):
+    """The account's score, colour, override, explanation, components and trend."""
+
+    @extend_schema(responses={200: AccountHealthSerializer})
+    def get(self, request, **kwargs):
+        account = self.get_account()
+        health = (
+            AccountHealth.objects.select_related("scorecard_version")
+            .filter(account_id=account.pk)
+            .first()
+        )
+        if health is None:
+            raise NotFound(
+                f"{account.name} has no health score yet: accounts are scored within seconds "
+                "of their first data, and every night."
+            )
+        override = active_overrides([account.pk]).get(account.pk)
+        return Response(health_body(account, health, override))
+
+
+class HealthHistoryQuery(serializers.Serializer):
+    # "from" is a Python keyword: the field is declared under another name below.
+    to = serializers.DateField(required=False, help_text="Last day (default: today).")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(
+            required=False, help_text="First day (default: 90 days before `to`)."
+        )
+        return fields
+
+
+class AccountHealthHistoryView(AccountScopedView, generics.ListAPIView):
+    """One snapshot per day, newest first: ?from=YYYY-MM-DD&to=YYYY-MM-DD (paginated)."""
+
+    serializer_class = SnapshotSerializer
+    queryset = HealthSnapshot.objects.none()  # for the schema; get_queryset filters
+
+    @extend_schema(parameters=[HealthHistoryQuery])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return self.queryset
+        query = HealthHistoryQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        end = query.validated_data.get("to") or timezone.now().date()
+        start = query.validated_data.get("from") or end - timedelta(days=90)
+        if start > end:
+            raise serializers.ValidationError({"from": [f"{start} is after `to` ({end})."]})
+        return HealthSnapshot.objects.filter(
+            account_id=self.get_account().pk, date__gte=start, date__lte=end
+        ).order_by("-date")
+
+
+class HealthChangeFilter(django_filters.FilterSet):
+    since = UtcDateTimeFilter(field_name="changed_at", lookup_expr="gte")
+    account = django_filters.CharFilter(field_name="account__external_id")
+    to_color = django_filters.ChoiceFilter(choices=Color.choices)
+    from_color = django_filters.ChoiceFilter(choices=Color.choices)
+
+    class Meta:
+        model = HealthChange
+        fields = ["since", "account", "to_color", "from_color", "backfilled"]
+
+
+class HealthChangeViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every colour change, newest first: ?since=ISO-8601&account=&to_color= (paginated)."""
+
+    queryset = HealthChange.objects.select_related("account").order_by("-changed_at", "-id")
+    serializer_class = HealthChangeSerializer
+    filterset_class = HealthChangeFilter
+    search_fields = []
+    ordering_fields = ["changed_at"]
+
+
+class OverrideView(AccountScopedView):
+    """PUT sets the override of the computed colour (reason, expiry); DELETE ends it."""
+
+    @extend_schema(request=OverrideRequestSerializer, responses={200: OverrideSerializer})
+    def put(self, request, **kwargs):
+        account = self.get_account()
+        check_book(request.user, account)
+        data = OverrideRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            override = set_override(account, by=request.user, **data.validated_data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
+        return Response(OverrideSerializer(override).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, **kwargs):
+        account = self.get_account()
+        check_book(request.user, account)
+        if not end_override(account, request.user):
+            raise NotFound("No override is in force on this account.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SentimentView(AccountScopedView):
+    """POST the CSM's sentiment (1-5): a measure of the scorecard, rescored within seconds."""
+
+    @extend_schema(request=SentimentRequestSerializer, responses={201: SentimentRequestSerializer})
+    def post(self, request, **kwargs):
+        account = self.get_account()
+        check_book(request.user, account)
+        data = SentimentRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():
+            record_sentiment(account, by=request.user, **data.validated_data)
+            mark_dirty([account.pk])
+        return Response(data.validated_data, status=status.HTTP_201_CREATED)
+
+
+class ScorecardViewSet(viewsets.ModelViewSet):
+    """Scorecards with their measures: everyone reads, admins change (each save is a version)."""
+
+    queryset = (
+        Scorecard.objects.select_related("current_version")
+        .prefetch_related("measures")
+        .order_by("is_default", "priority", "name")
+    )
+    serializer_class = ScorecardSerializer
+    search_fields = ["name"]
+    ordering_fields = ["priority", "name"]
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        if request.method not in SAFE_METHODS:  # before validation: a CSM learns nothing more
+            require_admin(request.user, "change scorecards")
+
+    def perform_create(self, serializer):
+        if "measures" not in serializer.validated_data:
+            raise serializers.ValidationError({"measures": ["This field is required."]})
+        serializer.save_with_measures(self.request.user)
+
+    def perform_update(self, serializer):
+        serializer.save_with_measures(self.request.user)
+
+    def perform_destroy(self, instance):
+        if instance.is_default:
+            raise serializers.ValidationError(
+                {"is_default": ["The default scorecard cannot be deleted; edit it instead."]}
+            )
+        instance.delete()

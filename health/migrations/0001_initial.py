@@ -8,190 +8,517 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0006_processed_message'),
+        ("accounts", "0006_processed_message"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Scorecard',
+            name="Scorecard",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('priority', models.PositiveIntegerField(default=100, help_text='Lower comes first: an account gets the first scorecard it matches.')),
-                ('is_default', models.BooleanField(default=False, help_text='Scores every account no other scorecard matches.', verbose_name='default')),
-                ('enabled', models.BooleanField(default=True)),
-                ('plans', models.JSONField(blank=True, default=list, help_text='Plan names, e.g. ["Enterprise"]')),
-                ('touch_models', models.JSONField(blank=True, default=list)),
-                ('industries', models.JSONField(blank=True, default=list)),
-                ('stages', models.JSONField(blank=True, default=list, help_text='Journey stages.')),
-                ('arr_min', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, verbose_name='ARR from')),
-                ('arr_max', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, verbose_name='ARR up to')),
-                ('employees_min', models.PositiveIntegerField(blank=True, null=True)),
-                ('employees_max', models.PositiveIntegerField(blank=True, null=True)),
-                ('green_min', models.PositiveSmallIntegerField(default=70, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)])),
-                ('yellow_min', models.PositiveSmallIntegerField(default=40, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100)])),
-                ('hysteresis', models.DecimalField(decimal_places=1, default=3, help_text='Points a score must pass a band boundary by before the colour changes.', max_digits=4, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(10)])),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "priority",
+                    models.PositiveIntegerField(
+                        default=100,
+                        help_text="Lower comes first: an account gets the first scorecard it matches.",
+                    ),
+                ),
+                (
+                    "is_default",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Scores every account no other scorecard matches.",
+                        verbose_name="default",
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "plans",
+                    models.JSONField(
+                        blank=True, default=list, help_text='Plan names, e.g. ["Enterprise"]'
+                    ),
+                ),
+                ("touch_models", models.JSONField(blank=True, default=list)),
+                ("industries", models.JSONField(blank=True, default=list)),
+                ("stages", models.JSONField(blank=True, default=list, help_text="Journey stages.")),
+                (
+                    "arr_min",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=14,
+                        null=True,
+                        verbose_name="ARR from",
+                    ),
+                ),
+                (
+                    "arr_max",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=14,
+                        null=True,
+                        verbose_name="ARR up to",
+                    ),
+                ),
+                ("employees_min", models.PositiveIntegerField(blank=True, null=True)),
+                ("employees_max", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "green_min",
+                    models.PositiveSmallIntegerField(
+                        default=70,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                    ),
+                ),
+                (
+                    "yellow_min",
+                    models.PositiveSmallIntegerField(
+                        default=40,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(100),
+                        ],
+                    ),
+                ),
+                (
+                    "hysteresis",
+                    models.DecimalField(
+                        decimal_places=1,
+                        default=3,
+                        help_text="Points a score must pass a band boundary by before the colour changes.",
+                        max_digits=4,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(10),
+                        ],
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['priority', 'name'],
+                "ordering": ["priority", "name"],
             },
         ),
         migrations.CreateModel(
-            name='ScorecardVersion',
+            name="ScorecardVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('definition', models.JSONField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('scorecard', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='health.scorecard')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("definition", models.JSONField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "scorecard",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="versions",
+                        to="health.scorecard",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scorecard', '-number'],
+                "ordering": ["scorecard", "-number"],
             },
         ),
         migrations.AddField(
-            model_name='scorecard',
-            name='current_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='health.scorecardversion'),
+            model_name="scorecard",
+            name="current_version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="health.scorecardversion",
+            ),
         ),
         migrations.CreateModel(
-            name='HealthSnapshot',
+            name="HealthSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField()),
-                ('score', models.FloatField()),
-                ('color', models.CharField(choices=[('green', 'Green'), ('yellow', 'Yellow'), ('red', 'Red')], max_length=10)),
-                ('components', models.JSONField(default=list)),
-                ('explanation', models.TextField(blank=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='health_snapshots', to='accounts.account')),
-                ('scorecard_version', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='health.scorecardversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField()),
+                ("score", models.FloatField()),
+                (
+                    "color",
+                    models.CharField(
+                        choices=[("green", "Green"), ("yellow", "Yellow"), ("red", "Red")],
+                        max_length=10,
+                    ),
+                ),
+                ("components", models.JSONField(default=list)),
+                ("explanation", models.TextField(blank=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_snapshots",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "scorecard_version",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="health.scorecardversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['account', '-date'],
+                "ordering": ["account", "-date"],
             },
         ),
         migrations.CreateModel(
-            name='HealthChange',
+            name="HealthChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('changed_at', models.DateTimeField(db_index=True)),
-                ('from_color', models.CharField(blank=True, choices=[('green', 'Green'), ('yellow', 'Yellow'), ('red', 'Red')], help_text='Empty for a first score.', max_length=10)),
-                ('to_color', models.CharField(choices=[('green', 'Green'), ('yellow', 'Yellow'), ('red', 'Red')], max_length=10)),
-                ('from_score', models.FloatField(blank=True, null=True)),
-                ('to_score', models.FloatField()),
-                ('drivers', models.JSONField(default=list, help_text='The measures that moved the most.')),
-                ('explanation', models.TextField()),
-                ('backfilled', models.BooleanField(default=False, help_text='Rebuilt from history: never announced to playbooks.')),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='health_changes', to='accounts.account')),
-                ('scorecard_version', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='health.scorecardversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("changed_at", models.DateTimeField(db_index=True)),
+                (
+                    "from_color",
+                    models.CharField(
+                        blank=True,
+                        choices=[("green", "Green"), ("yellow", "Yellow"), ("red", "Red")],
+                        help_text="Empty for a first score.",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "to_color",
+                    models.CharField(
+                        choices=[("green", "Green"), ("yellow", "Yellow"), ("red", "Red")],
+                        max_length=10,
+                    ),
+                ),
+                ("from_score", models.FloatField(blank=True, null=True)),
+                ("to_score", models.FloatField()),
+                (
+                    "drivers",
+                    models.JSONField(default=list, help_text="The measures that moved the most."),
+                ),
+                ("explanation", models.TextField()),
+                (
+                    "backfilled",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Rebuilt from history: never announced to playbooks.",
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_changes",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "scorecard_version",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="health.scorecardversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-changed_at', '-id'],
+                "ordering": ["-changed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='AccountHealth',
+            name="AccountHealth",
             fields=[
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='health', serialize=False, to='accounts.account')),
-                ('score', models.FloatField()),
-                ('color', models.CharField(choices=[('green', 'Green'), ('yellow', 'Yellow'), ('red', 'Red')], db_index=True, max_length=10)),
-                ('components', models.JSONField(default=list)),
-                ('movers', models.JSONField(default=list, help_text='Biggest changes since 7 days ago.')),
-                ('explanation', models.TextField()),
-                ('trend_7d', models.FloatField(blank=True, help_text='Points since 7 days ago.', null=True)),
-                ('trend_30d', models.FloatField(blank=True, help_text='Points since 30 days ago.', null=True)),
-                ('as_of', models.DateField()),
-                ('computed_at', models.DateTimeField()),
-                ('scorecard_version', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='health.scorecardversion')),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="health",
+                        serialize=False,
+                        to="accounts.account",
+                    ),
+                ),
+                ("score", models.FloatField()),
+                (
+                    "color",
+                    models.CharField(
+                        choices=[("green", "Green"), ("yellow", "Yellow"), ("red", "Red")],
+                        db_index=True,
+                        max_length=10,
+                    ),
+                ),
+                ("components", models.JSONField(default=list)),
+                (
+                    "movers",
+                    models.JSONField(default=list, help_text="Biggest changes since 7 days ago."),
+                ),
+                ("explanation", models.TextField()),
+                (
+                    "trend_7d",
+                    models.FloatField(blank=True, help_text="Points since 7 days ago.", null=True),
+                ),
+                (
+                    "trend_30d",
+                    models.FloatField(blank=True, help_text="Points since 30 days ago.", null=True),
+                ),
+                ("as_of", models.DateField()),
+                ("computed_at", models.DateTimeField()),
+                (
+                    "scorecard_version",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="health.scorecardversion",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'account health',
+                "verbose_name_plural": "account health",
             },
         ),
         migrations.CreateModel(
-            name='CsmSentiment',
+            name="CsmSentiment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sentiment', models.PositiveSmallIntegerField(choices=[(1, 'Very negative'), (2, 'Negative'), (3, 'Neutral'), (4, 'Positive'), (5, 'Very positive')])),
-                ('note', models.TextField(blank=True)),
-                ('set_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='csm_sentiments', to='accounts.account')),
-                ('set_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "sentiment",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "Very negative"),
+                            (2, "Negative"),
+                            (3, "Neutral"),
+                            (4, "Positive"),
+                            (5, "Very positive"),
+                        ]
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("set_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="csm_sentiments",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "set_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-set_at'],
-                'indexes': [models.Index(fields=['account', 'set_at'], name='sentiment_account_time')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('sentiment__gte', 1), ('sentiment__lte', 5)), name='sentiment_1_to_5')],
+                "ordering": ["-set_at"],
+                "indexes": [
+                    models.Index(fields=["account", "set_at"], name="sentiment_account_time")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("sentiment__gte", 1), ("sentiment__lte", 5)),
+                        name="sentiment_1_to_5",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='HealthOverride',
+            name="HealthOverride",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('color', models.CharField(choices=[('green', 'Green'), ('yellow', 'Yellow'), ('red', 'Red')], max_length=10)),
-                ('reason', models.TextField()),
-                ('expires_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('end_reason', models.CharField(blank=True, help_text='expired, cancelled or replaced.', max_length=20)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='health_overrides', to='accounts.account')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('ended_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "color",
+                    models.CharField(
+                        choices=[("green", "Green"), ("yellow", "Yellow"), ("red", "Red")],
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                ("expires_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "end_reason",
+                    models.CharField(
+                        blank=True, help_text="expired, cancelled or replaced.", max_length=20
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_overrides",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ended_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('ended_at__isnull', True)), fields=('account',), name='one_open_override'), models.CheckConstraint(condition=models.Q(('expires_at__gt', models.F('created_at'))), name='override_expires_later')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("ended_at__isnull", True)),
+                        fields=("account",),
+                        name="one_open_override",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("expires_at__gt", models.F("created_at"))),
+                        name="override_expires_later",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ScorecardMeasure',
+            name="ScorecardMeasure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=40)),
-                ('weight', models.DecimalField(decimal_places=2, max_digits=6, validators=[django.core.validators.MinValueValidator(0.01)])),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('scorecard', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='measures', to='health.scorecard')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=40)),
+                (
+                    "weight",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=6,
+                        validators=[django.core.validators.MinValueValidator(0.01)],
+                    ),
+                ),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "scorecard",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="measures",
+                        to="health.scorecard",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['scorecard', 'position', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('scorecard', 'kind'), name='measure_once_per_scorecard'), models.CheckConstraint(condition=models.Q(('weight__gt', 0)), name='measure_weight_positive')],
+                "ordering": ["scorecard", "position", "id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("scorecard", "kind"), name="measure_once_per_scorecard"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("weight__gt", 0)), name="measure_weight_positive"
+                    ),
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='scorecardversion',
-            constraint=models.UniqueConstraint(fields=('scorecard', 'number'), name='scorecard_version_unique'),
+            model_name="scorecardversion",
+            constraint=models.UniqueConstraint(
+                fields=("scorecard", "number"), name="scorecard_version_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scorecard',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('is_default',), name='one_default_scorecard'),
+            model_name="scorecard",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_default", True)),
+                fields=("is_default",),
+                name="one_default_scorecard",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scorecard',
-            constraint=models.CheckConstraint(condition=models.Q(('green_min__gt', models.F('yellow_min'))), name='scorecard_bands_ordered'),
+            model_name="scorecard",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("green_min__gt", models.F("yellow_min"))),
+                name="scorecard_bands_ordered",
+            ),
         ),
         migrations.AddIndex(
-            model_name='healthsnapshot',
-            index=models.Index(fields=['date'], name='health_snapshot_date'),
+            model_name="healthsnapshot",
+            index=models.Index(fields=["date"], name="health_snapshot_date"),
         ),
         migrations.AddConstraint(
-            model_name='healthsnapshot',
-            constraint=models.UniqueConstraint(fields=('account', 'date'), name='health_snapshot_unique'),
+            model_name="healthsnapshot",
+            constraint=models.UniqueConstraint(
+                fields=("account", "date"), name="health_snapshot_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='healthchange',
-            index=models.Index(fields=['account', 'changed_at'], name='health_change_account'),
+            model_name="healthchange",
+            index=models.Index(fields=["account", "changed_at"], name="health_change_account"),
         ),
         migrations.AddConstraint(
-            model_name='healthchange',
-            constraint=models.CheckConstraint(condition=models.Q(('from_color', models.F('to_color')), _negated=True), name='health_change_changes'),
+            model_name="healthchange",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("from_color", models.F("to_color")), _negated=True),
+                name="health_change_changes",
+            ),
         ),
     ]

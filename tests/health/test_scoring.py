@@ -138,9 +138,7 @@ def test_quiet_end_users_stay_green_a_silent_admin_turns_yellow(db, settings):
         ContactFactory(account=quiet_users, persona=Persona.END_USER)
     silent_admin = AccountFactory(licenses_purchased=0, renewal_date=None)
     ContactFactory(account=silent_admin, persona=Persona.ADMIN)
-    busy_users = [
-        ContactFactory(account=silent_admin, persona=Persona.END_USER) for _ in range(10)
-    ]
+    busy_users = [ContactFactory(account=silent_admin, persona=Persona.END_USER) for _ in range(10)]
     eight_weeks = weeks_before(AS_OF, 8)
     active_on(admin, eight_weeks)
     active_on(admin, eight_weeks[:1], name="report_created")
