@@ -168,15 +168,16 @@ class UsageFrequency(Measure):
             return result
         days = ctx.contact_active_days(params["window_days"])
         frame = contacts.merge(days[["contact_id", "days"]], on="contact_id", how="left")
-        frame["days"] = frame["days"].fillna(0)
-        frame["benchmark"] = frame["persona"].map(benchmarks)
+        frame["days"] = pd.to_numeric(frame["days"]).fillna(0).astype(float)
+        frame["benchmark"] = frame["persona"].map(benchmarks).astype(float)
         frame["credit"] = (frame["days"] / frame["benchmark"]).clip(upper=1)
         frame["meets"] = frame["days"] >= frame["benchmark"]
         per_persona = frame.groupby(["account_id", "persona"]).agg(
             credit=("credit", "mean"), meeting=("meets", "sum"), contacts=("meets", "size")
         )
         # Each persona weighs the same: fifty quiet end users cannot hide one silent admin.
-        result.loc[:, "raw"] = per_persona.groupby(level=0)["credit"].mean() * 100
+        credit = per_persona.groupby(level=0)["credit"].mean() * 100
+        result["raw"] = credit.reindex(result.index).astype(float)
         window = params["window_days"]
         details, notes = {}, {}
         for (account_id, persona), row in per_persona.iterrows():
@@ -352,7 +353,7 @@ class SurveyMeasure(Measure):
         frame["who"] = frame["contact_id"].fillna(-frame["id"])
         latest = frame.drop_duplicates(["account_id", "who"], keep="last")
         grouped = latest.groupby("account_id")
-        result.loc[:, "raw"] = grouped["score"].mean()
+        result["raw"] = grouped["score"].mean().reindex(result.index).astype(float)
         for account_id, answers in grouped:
             lowest = answers.loc[answers["score"].idxmin()]
             who = PERSONA_LABELS.get(lowest["persona"], "an unknown contact").lower()

@@ -35,6 +35,7 @@ def worker(tmp_path):
         **os.environ,
         "DATABASE_URL": _database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker sends itself stays ours too
         "CS_VAR_DIR": str(tmp_path),
     }
     log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 (closed below)
