@@ -21,6 +21,7 @@ CSM_EDITABLE_MODELS = {
     "accounts": {"contact", "note", "surveyresponse"},
     "journeys": {"stagetransition", "accountstage", "escalation", "handoff", "accountmilestone"},
     "health": {"healthoverride", "csmsentiment"},
+    "playbooks": {"task"},
 }
 
 

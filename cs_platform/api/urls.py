@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import views as accounts
 from health.api import views as health
 from journeys.api import views as journeys
+from playbooks.api import views as playbooks
 
 router = DefaultRouter(trailing_slash="/?")
 router.register("accounts", accounts.AccountViewSet, basename="account")
@@ -20,6 +21,9 @@ router.register(
     "milestone-templates", journeys.MilestoneTemplateViewSet, basename="milestone-template"
 )
 router.register("milestones", journeys.AccountMilestoneViewSet, basename="milestone")
+router.register("playbooks", playbooks.PlaybookViewSet, basename="playbook")
+router.register("playbook-runs", playbooks.PlaybookRunViewSet, basename="playbook-run")
+router.register("tasks", playbooks.TaskViewSet, basename="task")
 router.register("health-changes", health.HealthChangeViewSet, basename="health-change")
 router.register("scorecards", health.ScorecardViewSet, basename="scorecard")
 
