@@ -12,9 +12,10 @@ from cs_platform.celery import app
 
 @pytest.fixture(autouse=True)
 def eager_celery():
-    """Tasks run in the test's own process and transaction (retries run at once)."""
+    """Tasks run in the test's own process and transaction; a retry runs again at once
+    (Celery re-applies it only when eager exceptions are not propagated)."""
     before = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, False
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = before
 
