@@ -51,7 +51,7 @@ def _save(request, playbook=None):
                 ]
             )
         messages.success(request, f"Playbook {saved.name!r} saved.")
-        return redirect("playbook-detail", pk=saved.pk)
+        return redirect("playbooks:detail", pk=saved.pk)
     return render(
         request,
         "playbooks/playbook_form.html",
@@ -112,7 +112,7 @@ def playbook_toggle(request, pk):
     messages.success(
         request, f"{playbook.name} is {'enabled' if playbook.enabled else 'disabled'}."
     )
-    return redirect("playbook-detail", pk=pk)
+    return redirect("playbooks:detail", pk=pk)
 
 
 @require_POST
@@ -121,7 +121,7 @@ def playbook_delete(request, pk):
     playbook = get_object_or_404(Playbook, pk=pk)
     playbook.delete()
     messages.success(request, f"Playbook {playbook.name!r} deleted.")
-    return redirect("playbook-list")
+    return redirect("playbooks:list")
 
 
 @require_GET
@@ -200,7 +200,7 @@ def run_retry(request, pk, action_pk):
         messages.error(request, " ".join(exc.detail["action"]))
     else:
         messages.success(request, f"Action {run_action.position + 1} queued for another attempt.")
-    return redirect("run-detail", pk=pk)
+    return redirect("playbooks:run", pk=pk)
 
 
 @role_required(*ALL_ROLES)
@@ -228,4 +228,4 @@ def task_update(request, pk):
         days = int(request.POST.get("days", "1")) if request.POST.get("days", "1").isdigit() else 1
         task.snooze(timezone.now() + timedelta(days=max(1, min(days, 365))))
         messages.success(request, f"Snoozed: {task.title}")
-    return redirect("task-list")
+    return redirect("playbooks:tasks")
