@@ -36,16 +36,11 @@ def on_stage_entered(sender, account_id, transition, **kwargs):
     _queue("stage", [transition.pk])
 
 
-def _escalation_receiver(kind):
-    def receive(sender, escalation_ids, **kwargs):
-        _queue(kind, escalation_ids)
+def _ids_receiver(kind: str, argument: str):
+    """A receiver for signals that carry a list of ids (escalation_ids, milestone_ids)."""
 
-    return receive
-
-
-def _milestone_receiver(kind):
-    def receive(sender, milestone_ids, **kwargs):
-        _queue(kind, milestone_ids)
+    def receive(sender, **kwargs):
+        _queue(kind, kwargs[argument])
 
     return receive
 
@@ -59,11 +54,11 @@ def on_accounts_changed(sender, account_ids, **kwargs):
 RECEIVERS = [
     (health_changed, on_health_changed),
     (journey.stage_entered, on_stage_entered),
-    (journey.escalation_opened, _escalation_receiver(TriggerKind.ESCALATION_OPENED)),
-    (journey.escalation_breached, _escalation_receiver(TriggerKind.ESCALATION_BREACHED)),
-    (journey.escalation_resolved, _escalation_receiver(TriggerKind.ESCALATION_RESOLVED)),
-    (journey.milestone_reached, _milestone_receiver(TriggerKind.MILESTONE_REACHED)),
-    (journey.milestone_overdue, _milestone_receiver(TriggerKind.MILESTONE_OVERDUE)),
+    (journey.escalation_opened, _ids_receiver(TriggerKind.ESCALATION_OPENED, "escalation_ids")),
+    (journey.escalation_breached, _ids_receiver(TriggerKind.ESCALATION_BREACHED, "escalation_ids")),
+    (journey.escalation_resolved, _ids_receiver(TriggerKind.ESCALATION_RESOLVED, "escalation_ids")),
+    (journey.milestone_reached, _ids_receiver(TriggerKind.MILESTONE_REACHED, "milestone_ids")),
+    (journey.milestone_overdue, _ids_receiver(TriggerKind.MILESTONE_OVERDUE, "milestone_ids")),
     (accounts_changed, on_accounts_changed),
 ]
 

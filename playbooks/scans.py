@@ -36,11 +36,7 @@ def evaluate_batches(occurrences, playbooks=None) -> Evaluation:
     unique = list({o.key: o for o in occurrences}.values())
     size = settings.PLAYBOOK_EVALUATION_BATCH
     for start in range(0, len(unique), size):
-        part = evaluate(unique[start : start + size], playbooks=playbooks)
-        total.fired += part.fired
-        total.suppressed += part.suppressed
-        total.repeated += part.repeated
-        total.matched += part.matched
+        _add(total, evaluate(unique[start : start + size], playbooks=playbooks))
     return total
 
 

@@ -182,6 +182,24 @@ def _same(*names):
     return lambda params, facts: all(params.get(n) == facts.get(n) for n in names)
 
 
+def _milestone(state: str, scanned=False) -> TriggerSpec:
+    return TriggerSpec(
+        MilestoneParams,
+        lambda p, f: not p.get("milestone") or p["milestone"].lower() == f["milestone"].lower(),
+        lambda p: f"milestone {p.get('milestone') or 'any'} {state}",
+        scanned=scanned,
+    )
+
+
+def _escalation(state: str, scanned=False) -> TriggerSpec:
+    return TriggerSpec(
+        EscalationParams,
+        lambda p, f: _any(p.get("severities"), f["severity"]),
+        lambda p: f"{'/'.join(p.get('severities', [])) or 'any'} escalation {state}",
+        scanned=scanned,
+    )
+
+
 TRIGGERS: dict[str, TriggerSpec] = {
     TriggerKind.HEALTH_COLOR_CHANGED: TriggerSpec(
         HealthColorParams,
@@ -202,17 +220,8 @@ TRIGGERS: dict[str, TriggerSpec] = {
     TriggerKind.STAGE_ENTERED: TriggerSpec(
         StageParams, _same("stage"), lambda p: f"entered {p.get('stage')}"
     ),
-    TriggerKind.MILESTONE_REACHED: TriggerSpec(
-        MilestoneParams,
-        lambda p, f: not p.get("milestone") or p["milestone"].lower() == f["milestone"].lower(),
-        lambda p: f"milestone {p.get('milestone') or 'any'} reached",
-    ),
-    TriggerKind.MILESTONE_OVERDUE: TriggerSpec(
-        MilestoneParams,
-        lambda p, f: not p.get("milestone") or p["milestone"].lower() == f["milestone"].lower(),
-        lambda p: f"milestone {p.get('milestone') or 'any'} overdue",
-        scanned=True,
-    ),
+    TriggerKind.MILESTONE_REACHED: _milestone("reached"),
+    TriggerKind.MILESTONE_OVERDUE: _milestone("overdue", scanned=True),
     TriggerKind.RENEWAL_WITHIN: TriggerSpec(
         DaysParams, _same("days"), lambda p: f"renewal within {p.get('days')} days", scanned=True
     ),
@@ -235,22 +244,9 @@ TRIGGERS: dict[str, TriggerSpec] = {
         lambda p: f"NPS answer of {p.get('max_score', 6)} or less",
         has_contact=True,
     ),
-    TriggerKind.ESCALATION_OPENED: TriggerSpec(
-        EscalationParams,
-        lambda p, f: _any(p.get("severities"), f["severity"]),
-        lambda p: f"{'/'.join(p.get('severities', [])) or 'any'} escalation opened",
-    ),
-    TriggerKind.ESCALATION_BREACHED: TriggerSpec(
-        EscalationParams,
-        lambda p, f: _any(p.get("severities"), f["severity"]),
-        lambda p: f"{'/'.join(p.get('severities', [])) or 'any'} escalation past its deadline",
-        scanned=True,
-    ),
-    TriggerKind.ESCALATION_RESOLVED: TriggerSpec(
-        EscalationParams,
-        lambda p, f: _any(p.get("severities"), f["severity"]),
-        lambda p: f"{'/'.join(p.get('severities', [])) or 'any'} escalation resolved",
-    ),
+    TriggerKind.ESCALATION_OPENED: _escalation("opened"),
+    TriggerKind.ESCALATION_BREACHED: _escalation("past its deadline", scanned=True),
+    TriggerKind.ESCALATION_RESOLVED: _escalation("resolved"),
     TriggerKind.NO_ACTIVITY: TriggerSpec(
         DaysParams, _same("days"), lambda p: f"no activity for {p.get('days')} days", scanned=True
     ),
