@@ -119,9 +119,15 @@ def main(argv=None) -> int:
         django.setup()
         serve_static_without_manifest()
 
+        from bench.data import log
         from bench.registry import discover
 
-        benchmarks = discover()
+        benchmarks = discover(
+            on_error=lambda module, exc: log(
+                f"warning: cannot import {module}, its benchmarks are left out: "
+                f"{type(exc).__name__}: {exc}"
+            )
+        )
         unknown = sorted(set(args.only) - set(benchmarks))
         if unknown:
             parser.error(
@@ -134,7 +140,7 @@ def main(argv=None) -> int:
         from django.db import Error as DjangoDatabaseError
         from psycopg2 import Error as PsycopgError
 
-        from bench.data import log, prepare
+        from bench.data import prepare
 
         if settings.DEBUG:
             log("warning: DEBUG is on; Django records every query, inflating time and memory")
@@ -149,23 +155,18 @@ def main(argv=None) -> int:
 
 def run(benchmarks, names, ctx, repeat, out) -> None:
     from bench.data import log
-    from bench.registry import as_case
-    from bench.runner import measure, result_line
+    from bench.registry import SkipBenchmark, as_case
+    from bench.runner import result_line, run_case
 
     for name in names:
-        log(f"{name}: measuring ({repeat} runs each of subject and floor)")
-        case = as_case(benchmarks[name](ctx))
         try:
-            result = measure(
-                name,
-                case.subject,
-                case.floor,
-                size=ctx.size,
-                days=ctx.days,
-                repeat=repeat,
-                db=ctx.db,
-            )
-        finally:
-            if case.teardown:
-                case.teardown()
+            case = as_case(benchmarks[name](ctx))
+        except SkipBenchmark as exc:
+            log(f"{name}: skipped: {exc}")
+            continue
+        if case.custom is not None:
+            log(f"{name}: measuring (it times itself)")
+        else:
+            log(f"{name}: measuring ({repeat} runs each of subject and floor)")
+        result = run_case(name, case, size=ctx.size, days=ctx.days, repeat=repeat, db=ctx.db)
         print(result_line(result), file=out, flush=True)

@@ -17,8 +17,8 @@ from cs_platform.demo import build_demo_portfolio
 
 SEED = 1  # fixed: the same size gives the same portfolio, so runs compare
 PASSWORD = "bench-password-123"
-# Outside Django's migrations on purpose: it describes the data, not the app's schema.
-META_SQL = "SELECT value FROM bench_meta WHERE name = 'data'"
+# bench_meta is outside Django's migrations on purpose: it describes the data, not the app's
+# schema.
 
 
 def log(message: str) -> None:
@@ -30,26 +30,33 @@ def days_for(size: int) -> int:
     return 120 if size <= 1000 else 60
 
 
-def read_meta() -> dict | None:
+def read_meta(name: str = "data") -> dict | None:
+    """A JSON value of bench_meta: 'data' describes the generated data; benchmarks that add
+    data of their own (e.g. 'health-topup') record it under another name."""
     try:
         with connection.cursor() as cursor:
-            cursor.execute(META_SQL)
+            cursor.execute("SELECT value FROM bench_meta WHERE name = %s", [name])
             row = cursor.fetchone()
     except DatabaseError:  # no table yet: not bench data
         return None
     return json.loads(row[0]) if row else None
 
 
-def write_meta(meta: dict) -> None:
+def write_meta(meta: dict, name: str = "data") -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS bench_meta"
             " (name varchar(20) PRIMARY KEY, value text NOT NULL)"
         )
-        cursor.execute("DELETE FROM bench_meta WHERE name = 'data'")
+        cursor.execute("DELETE FROM bench_meta WHERE name = %s", [name])
         cursor.execute(
-            "INSERT INTO bench_meta (name, value) VALUES ('data', %s)", [json.dumps(meta)]
+            "INSERT INTO bench_meta (name, value) VALUES (%s, %s)", [name, json.dumps(meta)]
         )
+
+
+def delete_meta(name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM bench_meta WHERE name = %s", [name])
 
 
 def prepare(target: BenchDatabase, size: int, keep: bool) -> Context:
@@ -80,4 +87,6 @@ def prepare(target: BenchDatabase, size: int, keep: bool) -> Context:
     else:
         log(f"--keep-db: reusing {meta['counts']} generated on {meta['as_of']}")
     as_of = date.fromisoformat(meta["as_of"])
-    return Context(size, days, as_of, as_of - timedelta(days=days - 1), connection.vendor)
+    return Context(
+        size, days, as_of, as_of - timedelta(days=days - 1), connection.vendor, keep=keep
+    )

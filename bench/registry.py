@@ -21,13 +21,37 @@ class Context:
     as_of: date
     start: date  # first day with events
     db: str  # "postgresql" or "sqlite"
+    keep: bool = False  # --keep-db: data a benchmark adds may stay for the next run
+
+
+class SkipBenchmark(Exception):  # noqa: N818 (it is a signal, not an error)
+    """Raised by a setup whose prerequisites are missing (e.g. no Redis broker): the run logs
+    the reason on stderr, prints no result line for it and goes on with the next benchmark."""
 
 
 @dataclass(frozen=True)
 class Case:
-    subject: Callable[[], object]
-    floor: Callable[[], object]
-    teardown: Callable[[], object] | None = None  # runs after both are measured
+    """What a setup returns.
+
+    Usually ``subject`` and ``floor``, timed by the runner. A benchmark that cannot be timed
+    as "call it, stop the clock" (a latency that ends in another process) gives ``custom``
+    instead: called once with the run's ``repeat``, it measures both sides itself and returns
+    the result fields, at least ``seconds`` and ``floor_seconds`` (see runner.custom_result).
+    ``extra``, called with the finished result, returns more fields for the line (fields the
+    line already has are refused). ``teardown`` runs last, whatever happened.
+    """
+
+    subject: Callable[[], object] | None = None
+    floor: Callable[[], object] | None = None
+    teardown: Callable[[], object] | None = None
+    extra: Callable[[dict], dict] | None = None
+    custom: Callable[[int], dict] | None = None
+
+    def __post_init__(self):
+        if self.custom is None and (self.subject is None or self.floor is None):
+            raise ValueError("a Case needs a subject and a floor, or custom")
+        if self.custom is not None and (self.subject is not None or self.floor is not None):
+            raise ValueError("a custom Case measures itself: give no subject or floor")
 
 
 Setup = Callable[[Context], "Case | tuple"]
@@ -51,10 +75,22 @@ def as_case(value) -> Case:
     return Case(subject, floor)
 
 
-def discover() -> dict[str, Setup]:
-    """Import every module of bench.benchmarks so their decorators run."""
-    from bench import benchmarks
+def discover(package=None, on_error=None) -> dict[str, Setup]:
+    """Import every module of bench.benchmarks so their decorators run.
 
-    for module in pkgutil.iter_modules(benchmarks.__path__):
-        importlib.import_module(f"{benchmarks.__name__}.{module.name}")
+    A module that fails to import (say, it names something another change just moved) does not
+    stop the others: ``on_error(module_name, exception)`` is told, and its benchmarks are
+    simply not registered. Without ``on_error`` the error propagates.
+    """
+    if package is None:
+        from bench import benchmarks as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        name = f"{package.__name__}.{module.name}"
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(name, exc)
     return BENCHMARKS

@@ -8,7 +8,7 @@ import json
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 MIB = 1024 * 1024
 
@@ -77,6 +77,94 @@ def measure(
         "repeat": repeat,
         "db": db,
     }
+
+
+# The fields every result line starts with, in this order (custom results too).
+STANDARD_FIELDS = (
+    "name", "size", "days", "seconds", "floor_seconds", "ratio", "peak_mib", "floor_peak_mib",
+    "repeat", "db",
+)  # fmt: skip
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100), linear between the closest ranks (numpy's default)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be within 0..100, got {q}")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def custom_result(name: str, fields: dict, *, size: int, days: int, repeat: int, db: str) -> dict:
+    """The result line of a benchmark that measured itself (Case.custom).
+
+    ``fields`` must give ``seconds`` and ``floor_seconds``; ``ratio`` is computed from them
+    unless given, ``peak_mib``/``floor_peak_mib`` are null unless given, ``repeat`` defaults to
+    the run's. Any other field follows the standard ones.
+    """
+    missing = [key for key in ("seconds", "floor_seconds") if fields.get(key) is None]
+    if missing:
+        raise ValueError(f"{name}: a custom result needs {' and '.join(missing)}")
+    seconds, floor_seconds = float(fields["seconds"]), float(fields["floor_seconds"])
+    result = {
+        "name": name,
+        "size": size,
+        "days": days,
+        "seconds": round(seconds, 6),
+        "floor_seconds": round(floor_seconds, 6),
+        "ratio": fields.get(
+            "ratio", round(seconds / floor_seconds, 3) if floor_seconds > 0 else None
+        ),
+        "peak_mib": fields.get("peak_mib"),
+        "floor_peak_mib": fields.get("floor_peak_mib"),
+        "repeat": fields.get("repeat", repeat),
+        "db": db,
+    }
+    result.update((k, v) for k, v in fields.items() if k not in STANDARD_FIELDS)
+    return result
+
+
+def run_case(
+    name: str,
+    case,
+    *,
+    size: int,
+    days: int,
+    repeat: int,
+    db: str,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict:
+    """Measure a registry.Case (timed pair or custom), add its extra fields, then tear down."""
+    try:
+        if case.custom is not None:
+            result = custom_result(
+                name, case.custom(repeat), size=size, days=days, repeat=repeat, db=db
+            )
+        else:
+            result = measure(
+                name,
+                case.subject,
+                case.floor,
+                size=size,
+                days=days,
+                repeat=repeat,
+                db=db,
+                clock=clock,
+            )
+        if case.extra is not None:
+            extra = case.extra(dict(result))
+            clash = sorted(set(extra) & set(result))
+            if clash:
+                raise ValueError(f"{name}: extra fields would overwrite {', '.join(clash)}")
+            result.update(extra)
+    finally:
+        if case.teardown is not None:
+            case.teardown()
+    return result
 
 
 def result_line(result: dict) -> str:

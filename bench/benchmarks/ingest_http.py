@@ -218,7 +218,8 @@ def server_environment(base: dict) -> dict:
 class Server:
     """gunicorn cs_platform.wsgi on 127.0.0.1, against the bench process's database."""
 
-    def __init__(self, workers: int = SERVER_WORKERS):
+    def __init__(self, workers: int = SERVER_WORKERS, env: dict | None = None):
+        """``env`` adds to (or overrides) the server's environment, e.g. a settings module."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log")  # noqa: SIM115
@@ -229,7 +230,7 @@ class Server:
                 "--timeout", "300", "--log-level", "warning",
             ],
             cwd=BASE_DIR,
-            env=server_environment(os.environ),
+            env={**server_environment(os.environ), **(env or {})},
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
