@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "journeys",
     "health",
     "playbooks",
+    "dashboard",  # the CSM's pages that bring every app together: above all of them
 ]
 
 MIDDLEWARE = [

@@ -15,6 +15,7 @@ segment_urls = [
 ]
 
 urlpatterns = [
+    path("", include("dashboard.urls")),
     path("", include("accounts.urls")),
     path("", include("cs_platform.dashboard_urls")),
     path("", include("playbooks.urls")),

@@ -76,10 +76,8 @@ class ScorecardAdmin(admin.ModelAdmin):
         publish(form.instance, by=request.user)  # measures are saved only now
 
 
-@admin.register(ScorecardVersion)
-class ScorecardVersionAdmin(admin.ModelAdmin):
-    list_display = ["scorecard", "number", "created_at", "created_by"]
-    readonly_fields = ["scorecard", "number", "definition", "created_at", "created_by"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Computed rows: browsable, never edited by hand."""
 
     def has_add_permission(self, request):
         return False
@@ -88,8 +86,18 @@ class ScorecardVersionAdmin(admin.ModelAdmin):
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Computed rows: browsable, never edited by hand."""
+@admin.register(ScorecardMeasure)
+class ScorecardMeasureAdmin(ReadOnlyAdmin):
+    """Edited inline on their scorecard (so that every edit is validated and published)."""
+
+    list_display = ["scorecard", "kind", "weight", "position"]
+    list_select_related = ["scorecard"]
+
+
+@admin.register(ScorecardVersion)
+class ScorecardVersionAdmin(admin.ModelAdmin):
+    list_display = ["scorecard", "number", "created_at", "created_by"]
+    readonly_fields = ["scorecard", "number", "definition", "created_at", "created_by"]
 
     def has_add_permission(self, request):
         return False

@@ -194,7 +194,7 @@ def _score_group(version, ids, computed, history, previous, as_of) -> list[Accou
                     "measure": kind,
                     "label": measure.label,
                     "raw": _clean(raw.at[account_id, kind]),
-                    "unit": measure.unit.strip(),
+                    "unit": measure.unit,
                     "benchmark": measure.benchmark(item["params"]),
                     "points": _clean(points.at[account_id, kind], 1) if has else None,
                     "weight": _clean(weight_share.at[account_id, kind] * 100, 1) if has else 0.0,

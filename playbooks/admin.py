@@ -2,10 +2,13 @@ from django.contrib import admin
 
 from playbooks.models import (
     ActionAttempt,
+    KnownKeyContact,
     Playbook,
     PlaybookAction,
     PlaybookRun,
     RunAction,
+    ScanCursor,
+    SegmentMember,
     Task,
     WebhookAllowedHost,
 )
@@ -56,3 +59,39 @@ class TaskAdmin(admin.ModelAdmin):
 @admin.register(WebhookAllowedHost)
 class WebhookAllowedHostAdmin(admin.ModelAdmin):
     list_display = ("host", "note", "created_at")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the engine keeps for itself: browsable, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PlaybookAction)
+class PlaybookActionAdmin(ReadOnlyAdmin):
+    list_display = ["playbook", "position", "kind"]
+    list_select_related = ["playbook"]
+
+
+@admin.register(RunAction)
+class RunActionAdmin(ReadOnlyAdmin):
+    list_display = ["run", "position", "kind", "status", "attempt_count"]
+
+
+@admin.register(ScanCursor)
+class ScanCursorAdmin(ReadOnlyAdmin):
+    list_display = ["name", "position"]
+
+
+@admin.register(KnownKeyContact)
+class KnownKeyContactAdmin(ReadOnlyAdmin):
+    pass
+
+
+@admin.register(SegmentMember)
+class SegmentMemberAdmin(ReadOnlyAdmin):
+    pass

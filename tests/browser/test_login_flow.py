@@ -55,7 +55,9 @@ def _log_in_and_out(page, live_server):
     page.fill("#id_password", "pw-for-tests-only")
     page.click("button[type=submit]")
     page.wait_for_url(live_server.url + "/")
+    assert page.locator("h1").inner_text().startswith("My book")
 
+    page.click(".topbar nav >> text=Accounts")
     rows = page.locator("table.accounts tbody tr")
     assert rows.count() == 2
     assert "Northwind Analytics" in rows.nth(1).inner_text()

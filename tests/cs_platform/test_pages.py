@@ -14,7 +14,7 @@ from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = ("accounts", "journeys", "health", "playbooks")
+OUR_APPS = ("accounts", "journeys", "health", "playbooks", "dashboard")
 
 
 def test_the_migration_creates_the_three_roles_with_their_permissions():
@@ -35,13 +35,13 @@ def test_the_home_page_sends_anonymous_visitors_to_log_in(client):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_a_user_logs_in_sees_the_accounts_and_logs_out(client, csm):
-    AccountFactory(name="Northwind Analytics")
+def test_a_user_logs_in_sees_their_book_and_logs_out(client, csm):
+    AccountFactory(name="Northwind Analytics", owner=csm, renewal_date="2026-12-20")
     response = client.post(
         reverse("login"), {"username": "csm", "password": "pw-for-tests-only"}, follow=True
     )
     assert response.status_code == 200
-    assert b"Northwind Analytics" in response.content
+    assert b"My book" in response.content
     assert b"Casey Manager" in response.content
     response = client.post(reverse("logout"), follow=True)
     assert response.redirect_chain[-1][0] == reverse("login")
@@ -58,7 +58,8 @@ def test_a_wrong_password_is_refused_with_a_message(client, csm):
 def test_every_role_can_read_the_account_list(client, make_user, role):
     AccountFactory(name="Globex")
     client.force_login(make_user("someone", role))
-    response = client.get(reverse("home"))
+    assert client.get(reverse("home")).status_code == 200
+    response = client.get(reverse("accounts"))
     assert response.status_code == 200
     assert b"Globex" in response.content
 
@@ -80,14 +81,14 @@ def test_the_account_list_filters_and_searches(client, csm):
     client.force_login(csm)
 
     def names(**params):
-        return [a.name for a in client.get(reverse("home"), params).context["page"]]
+        return [a.name for a in client.get(reverse("accounts"), params).context["page"]]
 
     assert names() == ["Mine Inc", "Theirs Ltd"]
     assert names(book="mine") == ["Mine Inc"]
     assert names(q="theirs.ex") == ["Theirs Ltd"]
     assert names(status="churned") == ["Gone Corp"]
-    assert names(touch="high") == ["Mine Inc"]
-    assert b"Adoption" in client.get(reverse("home")).content
+    assert names(touch_model="high") == ["Mine Inc"]
+    assert b"Adoption" in client.get(reverse("accounts")).content
 
 
 def test_the_account_list_costs_the_same_queries_for_5_or_50_accounts(
@@ -99,13 +100,13 @@ def test_the_account_list_costs_the_same_queries_for_5_or_50_accounts(
         from django.test.utils import CaptureQueriesContext
 
         with CaptureQueriesContext(connection) as ctx:
-            assert client.get(reverse("home")).status_code == 200
+            assert client.get(reverse("accounts")).status_code == 200
         return len(ctx)
 
     client.force_login(csm)
     small = page_queries(5)
     assert page_queries(45) == small
-    assert small <= 5  # session, user, roles, count, rows
+    assert small <= 7  # session, user, roles, saved views, owners, count, rows
 
 
 def test_every_model_has_a_django_admin_page(admin_client):
