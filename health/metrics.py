@@ -7,7 +7,7 @@ and everything else is pandas arithmetic, so 10,000 accounts cost the same few q
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 from django.conf import settings
@@ -15,6 +15,8 @@ from django.db.models import DecimalField, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import Account, ContractChange, DailyFeatureUsage, SurveyResponse
+from health.choices import Color
+from health.models import HealthSnapshot
 from journeys.models import AccountMilestone, Escalation
 
 DEFINITIONS = {
@@ -31,6 +33,8 @@ DEFINITIONS = {
     "have passed, in %. An account that churned with a renewal due has not renewed.",
     "on_time_renewal_rate": "The same renewal dates renewed on or before the date / all of them, "
     "in %.",
+    "at_risk_renewals": "Active accounts renewing within 90 days of the period's end (or of "
+    "today, for a period not over yet) whose health colour on that day is not green.",
     "nps": "% promoters (9-10) - % detractors (0-6) among NPS answers in the period (-100 to 100).",
     "csat": "Share of CSAT answers in the period that are 4 or 5 (satisfied), in %.",
     "customer_lifetime_value": "Average revenue per account per month x expected lifetime in "
@@ -194,6 +198,35 @@ def _renewal_exits(exits: pd.DataFrame, churned_at: pd.Series) -> pd.DataFrame:
     )
 
 
+AT_RISK_WINDOW_DAYS = 90
+
+
+def _at_risk_renewals(segment: Segment, day: date, today: date) -> dict:
+    """Accounts active on ``day`` renewing within 90 days of it, by their colour that day.
+
+    Today's colour is the current score; a past day's is that day's snapshot. One query.
+    """
+    day_end = datetime.combine(day, time.max, UTC)
+    renewing = (
+        segment.accounts()
+        .filter(Q(churned_at__isnull=True) | Q(churned_at__gt=day_end))
+        .filter(renewal_date__gte=day, renewal_date__lte=day + timedelta(AT_RISK_WINDOW_DAYS))
+    )
+    if day >= today:
+        rows = renewing.values_list("arr", "health__color")
+    else:
+        color = HealthSnapshot.objects.filter(account=OuterRef("pk"), date=day).values("color")
+        rows = renewing.annotate(color_then=Subquery(color[:1])).values_list("arr", "color_then")
+    frame = pd.DataFrame(rows, columns=["arr", "color"])
+    risky = frame["color"].notna() & (frame["color"] != Color.GREEN)
+    return {
+        "at_risk": int(risky.sum()),
+        "at_risk_arr": round(float(frame.loc[risky, "arr"].astype(float).sum()), 2),
+        "renewing": len(frame),
+        "not_scored": int(frame["color"].isna().sum()),
+    }
+
+
 def portfolio_metrics(
     start: date, end: date, segment: Segment = Segment(), *, today: date | None = None
 ) -> dict:
@@ -274,6 +307,8 @@ def portfolio_metrics(
         <= pd.to_datetime(with_deadline["due"], utc=True)
     )
 
+    at_risk = _at_risk_renewals(segment, min(end, today), today)
+
     values = {
         "churn_rate": _pct(lost, base),
         "revenue_churn_rate": _pct(lost_arr, base_arr),
@@ -281,6 +316,7 @@ def portfolio_metrics(
         "net_revenue_retention": _pct(base_arr + expansion - contraction - lost_arr, base_arr),
         "renewal_rate": _pct(int(renewals["renewed"].sum()), len(renewals)),
         "on_time_renewal_rate": _pct(int(renewals["on_time"].sum()), len(renewals)),
+        "at_risk_renewals": at_risk["at_risk"],
         "nps": round(float(100 * ((nps >= 9).mean() - (nps <= 6).mean())), 1) if len(nps) else None,
         "csat": _pct((csat >= 4).sum(), len(csat)),
         "customer_lifetime_value": round(float(arpa_month * lifetime), 2)
@@ -302,6 +338,9 @@ def portfolio_metrics(
         "renewals_due": len(renewals),
         "renewed": int(renewals["renewed"].sum()),
         "renewed_on_time": int(renewals["on_time"].sum()),
+        "renewing_within_90_days": at_risk["renewing"],
+        "at_risk_renewal_arr": at_risk["at_risk_arr"],
+        "renewing_not_scored": at_risk["not_scored"],
         "nps_answers": len(nps),
         "csat_answers": len(csat),
         "accounts_active_in_period": int(alive_in_period.sum()),

@@ -72,7 +72,7 @@ def values(result):
 
 
 def test_the_metrics_match_the_hand_computed_example(book, django_assert_max_num_queries):
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         result = portfolio_metrics(*MARCH)
     got = values(result)
     assert got["churn_rate"] == 20.0  # 1 of 5
@@ -311,6 +311,43 @@ def test_the_queries_do_not_grow_with_the_accounts(django_assert_max_num_queries
     for i in range(40):
         account = contract_account(1000 + i, renewal_date=date(2026, 3, 1 + i % 28))
         change_contract(account, at(3, 1 + i % 28), arr=900 + i, renewal_date=date(2027, 3, 1))
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         result = portfolio_metrics(*MARCH, today=date(2026, 11, 26))
     assert result["counts"]["renewals_due"] == 40
+
+
+def test_at_risk_renewals_are_the_not_green_accounts_renewing_within_90_days():
+    from health.models import AccountHealth, HealthSnapshot
+
+    today = date(2026, 6, 1)
+
+    def account(renewal, color, arr=1000, **extra):
+        acc = AccountFactory(
+            contract_start=date(2025, 1, 1), renewal_date=renewal, arr=arr, **extra
+        )
+        if color:
+            AccountHealth.objects.create(
+                account=acc, score=50, color=color, explanation="", as_of=today,
+                computed_at=datetime(2026, 6, 1, tzinfo=UTC),
+            )  # fmt: skip
+            HealthSnapshot.objects.create(account=acc, date=date(2026, 3, 1), score=80,
+                                          color="green")  # fmt: skip
+        return acc
+
+    account(date(2026, 7, 1), "yellow", arr=2000)  # at risk
+    account(date(2026, 8, 30), "red", arr=500)  # day 90: at risk
+    account(date(2026, 8, 31), "red")  # day 91: not yet
+    account(date(2026, 7, 1), "green")  # renewing but green
+    account(date(2026, 7, 1), None)  # not scored: counted apart
+    account(date(2026, 5, 31), "red")  # renewal passed
+    account(date(2026, 7, 1), "red", status="churned", churned_at=datetime(2026, 5, 1, tzinfo=UTC))
+    result = portfolio_metrics(date(2026, 5, 1), date(2026, 6, 30), today=today)
+    values = {m["name"]: m["value"] for m in result["metrics"]}
+    # 2 of the 5 active accounts renewing 2026-06-01..2026-08-30 are not green
+    assert values["at_risk_renewals"] == 2
+    assert result["counts"]["at_risk_renewal_arr"] == 2500.0
+    assert result["counts"]["renewing_within_90_days"] == 4
+    assert result["counts"]["renewing_not_scored"] == 1
+    # A past period uses that day's snapshot colour: everyone was green on 2026-03-01.
+    past = portfolio_metrics(date(2026, 2, 1), date(2026, 3, 1), today=today)
+    assert {m["name"]: m["value"] for m in past["metrics"]}["at_risk_renewals"] == 0
