@@ -15,6 +15,8 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.choices import (
@@ -296,7 +298,23 @@ def build_demo_portfolio(
         _write_surveys_and_notes(rng, account_objs, trajectories, window_start, now, counts)
         rebuild_daily_usage(window_start, as_of, [a.pk for a in account_objs])
         _write_success_plans(rng, account_objs, as_of, days, now, counts)
+        _fit_licenses(account_objs)
     return counts, logins
+
+
+def _fit_licenses(accounts) -> None:
+    """The demo tracks a handful of people per account: seats bought must match them, or
+    license utilisation would read a few % everywhere. 100-150% of the contacts, by id."""
+    contacts = (
+        Contact.objects.filter(account=OuterRef("pk"))
+        .order_by()
+        .values("account")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    Account.objects.filter(pk__in=[a.pk for a in accounts]).update(
+        licenses_purchased=Coalesce(Subquery(contacts), 0) * (100 + F("id") % 51) / 100
+    )
 
 
 SUCCESS_PLANS = {

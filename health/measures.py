@@ -133,10 +133,16 @@ class Measure:
         """A short phrase for a weak component, e.g. 'NPS 5 from the champion'."""
         return component.get("note") or f"{self.label} {fmt(component['raw'], self.unit)}"
 
+    @property
+    def phrase(self) -> str:
+        """The label inside a sentence: 'usage trend', but 'NPS' stays 'NPS'."""
+        first = self.label.split()[0]
+        return self.label if first.isupper() else self.label[0].lower() + self.label[1:]
+
     def describe_change(self, old: dict, new: dict) -> str:
         verb = "rose" if (new["raw"] or 0) > (old["raw"] or 0) else "fell"
         return (
-            f"{self.label.lower()} {verb} from {fmt(old['raw'], self.unit)} "
+            f"{self.phrase} {verb} from {fmt(old['raw'], self.unit)} "
             f"to {fmt(new['raw'], self.unit)}"
         )
 
@@ -249,7 +255,9 @@ class LicenseUtilisation(Measure):
         has_licenses = licenses > 0
         result.loc[has_licenses, "raw"] = active[has_licenses] / licenses[has_licenses] * 100
         result["note"] = [
-            f"{int(a)} active users of {int(lic)} licenses" if lic else "no licenses recorded"
+            f"{int(a)} active user{'s' if a != 1 else ''} of {int(lic)} licenses"
+            if lic
+            else "no licenses recorded"
             for a, lic in zip(active, licenses.fillna(0), strict=True)
         ]
         return result
@@ -412,6 +420,13 @@ class OpenEscalations(Measure):
 
     def describe(self, component):
         return component["note"]
+
+    def describe_change(self, old, new):
+        if not old.get("raw"):
+            return f"{new['note']} (none 7 days ago)"
+        if not new.get("raw"):
+            return "no escalation open any more"
+        return super().describe_change(old, new) + " (weighted by severity)"
 
 
 class DaysToRenewal(Measure):

@@ -277,7 +277,10 @@ def _explain(color, score, components, movers, trend_7d) -> tuple[str, list[dict
             text = REGISTRY[component["measure"]].describe(component)
             drivers.append({"measure": component["measure"], "text": text})
     clauses = [d["text"] for d in drivers] or ["every measure is on target"]
-    sentence = f"{COLOR_LABELS[color]} ({score:.0f}): {'; '.join(clauses)}."
+    moved = ""
+    if trend_7d is not None and abs(trend_7d) >= 1:
+        moved = f", {'down' if trend_7d < 0 else 'up'} {abs(trend_7d):.0f} in 7 days"
+    sentence = f"{COLOR_LABELS[color]} ({score:.0f}{moved}): {'; '.join(clauses)}."
     missing = [c["label"] for c in components if c["missing"]]
     if missing:
         sentence += f" No data for {', '.join(missing)}: their weight went to the other measures."

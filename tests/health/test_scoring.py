@@ -255,7 +255,10 @@ def test_movers_and_trend_against_the_snapshot_a_week_before(handmade):
     movers = {m["measure"]: m for m in result.movers}
     assert movers["usage_frequency"]["delta"] == round(31.2 - 50.0, 1)
     assert movers["usage_frequency"]["text"] == "active admins fell from 2 to 1"
-    assert result.explanation.startswith("Yellow (64): active admins fell from 2 to 1; ")
+    assert result.explanation == (
+        "Yellow (64, down 26 in 7 days): active admins fell from 2 to 1; "
+        "1 high escalation open (none 7 days ago)."
+    )
 
 
 def test_recompute_issues_the_same_queries_for_5_and_50_accounts(db):

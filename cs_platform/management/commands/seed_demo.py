@@ -12,8 +12,11 @@ from django.utils import timezone
 
 from accounts.models import Account
 from cs_platform.demo import build_demo_portfolio, ensure_demo_users
+from health.scoring import backfill
+from playbooks.defaults import install_default_playbooks
 
 MAX_ACCOUNTS = 100_000
+HEALTH_HISTORY_DAYS = 30
 
 
 def _bounded_int(option: str, low: int, high: int):
@@ -110,13 +113,17 @@ class Command(BaseCommand):
                 as_of=opts["as_of"] or timezone.now().date(),
                 password_for=_random_password,
             )
+        # Default playbooks, and 30 days of health history so trends and changes show at once.
+        install_default_playbooks(enabled=True)
+        history = backfill(HEALTH_HISTORY_DAYS, end=opts["as_of"] or timezone.now().date())
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo portfolio loaded in {time.monotonic() - started:.1f}s: "
                 f"{counts.accounts} accounts, {counts.contacts} contacts, {counts.events} events, "
                 f"{counts.surveys} survey responses, {counts.notes} notes, "
                 f"{counts.escalations} escalations, {counts.transitions} stage moves, "
-                f"{counts.milestones} milestones."
+                f"{counts.milestones} milestones; {history['snapshots']} daily health scores "
+                f"over {HEALTH_HISTORY_DAYS} days, {history['changes']} colour changes."
             )
         )
         self._print_logins(logins)
