@@ -13,7 +13,7 @@ from accounts.choices import Persona, TouchModel
 from health.choices import Color
 from journeys.choices import Stage
 from playbooks.actions import ACTIONS, clean_action
-from playbooks.choices import ActionKind, TriggerKind
+from playbooks.choices import ActionKind, TaskPriority, TriggerKind
 from playbooks.models import Playbook
 from playbooks.triggers import TRIGGERS, ListField, clean_trigger
 
@@ -186,3 +186,34 @@ def action_initial(playbook) -> list[dict]:
 
 class BacktestForm(forms.Form):
     days = forms.IntegerField(min_value=1, max_value=730, initial=90)
+
+
+class TaskInboxFilterForm(forms.Form):
+    """The task inbox's filters (a GET form). An invalid value is reported and ignored."""
+
+    TABS = [("open", "Open"), ("overdue", "Overdue"), ("snoozed", "Snoozed"), ("done", "Done")]
+    DUE = [
+        ("", "Any due date"),
+        ("today", "Due today"),
+        ("week", "Due this week"),
+        ("later", "Due later"),
+        ("none", "No due date"),
+    ]
+
+    tab = forms.ChoiceField(choices=TABS, required=False)
+    assignee = forms.CharField(required=False)
+    q = forms.CharField(required=False, max_length=100, label="Account")
+    priority = forms.ChoiceField(
+        choices=[("", "Any priority")] + TaskPriority.choices, required=False
+    )
+    due = forms.ChoiceField(choices=DUE, required=False)
+
+    def __init__(self, *args, assignees=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.assignee_ids = {str(u.pk) for u in assignees}
+
+    def clean_assignee(self):
+        value = self.cleaned_data["assignee"]
+        if value and value not in {"me", "anyone", "none"} and value not in self.assignee_ids:
+            raise forms.ValidationError("Unknown assignee: choose one from the list.")
+        return value
