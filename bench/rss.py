@@ -2,8 +2,8 @@
 
 The runner's ``peak_mib`` is tracemalloc's: the Python heap only, without what numpy, pandas
 or the database driver allocate in C. A process's resident memory is what a worker's limit
-is about, and ``ru_maxrss`` is a high-water mark of the whole process lifetime, so the call is
-made in a process of its own (the bench process has generated data and run other benchmarks
+is about, and its high-water mark covers the whole process lifetime, so the call is made in
+a process of its own (the bench process has generated data and run other benchmarks
 before). The child inherits the bench process's environment, so the same database.
 
 Prints one JSON object on stdout: ``max_rss_mib`` (peak resident memory of the process,
@@ -22,7 +22,20 @@ MIB = 1024 * 1024
 
 
 def max_rss_mib() -> float:
-    # Linux reports ru_maxrss in KiB (macOS in bytes; the bench targets Linux).
+    """The process's peak resident memory so far, in MiB.
+
+    Linux's VmHWM belongs to the process's own address space. ``ru_maxrss`` is not used where
+    VmHWM exists: Linux carries it over ``execve``, so a child of a big process (the bench
+    process, forked to start this one) would report its parent's size.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / MIB  # kB
+    except OSError:
+        pass
+    # Elsewhere: ru_maxrss (KiB on Linux, bytes on macOS; the bench targets Linux).
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MIB
 
 
