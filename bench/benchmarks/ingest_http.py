@@ -370,11 +370,18 @@ def ingest_case(ctx: Context, batch_size: int) -> Case:
         admin, f"bench {tag}", [Scope.INGEST], rate_limit_per_minute=100_000_000
     )
 
-    server = Server()
+    # What the server queues (health drains, playbook scans, with the bench database's ids)
+    # goes to a queue of its own, deleted in the teardown: on the default queue a developer's
+    # worker would run it against their own database.
+    from bench.services import discard_queue
+
+    queue = f"bench-ingest-{uuid.uuid4().hex[:10]}"
+    server = Server(env={"CELERY_TASK_DEFAULT_QUEUE": queue})
     try:
         server.wait_ready()
     except BaseException:
         server.stop()
+        discard_queue(queue)
         token.delete()
         raise
     sender = Sender(f"{server.url}/v1/batch", raw, batch_size)
@@ -413,6 +420,7 @@ def ingest_case(ctx: Context, batch_size: int) -> Case:
             sender.close()
         finally:
             server.stop()
+            discard_queue(queue)
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {table} WHERE message_id LIKE %s", [f"{tag}-%"])
         for day in sorted(days_written):
