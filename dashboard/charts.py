@@ -62,12 +62,17 @@ def usage(points: list[tuple]) -> str:
     return _render(chart)
 
 
-def series(title: str, labels: list[str], lines: dict[str, list]) -> str:
-    """Several metrics over the same periods (e.g. months)."""
-    chart = pygal.Line(**{**COMMON, "show_dots": True}, title=title, legend_at_bottom=True)
+def series(title: str, labels: list[str], values: list) -> str:
+    """One metric over periods (e.g. months): one small chart per metric, so lines with
+    equal values cannot hide each other and NPS (-100..100) keeps its own scale."""
+    chart = pygal.Line(
+        **{**COMMON, "show_dots": True, "height": 200, "width": 420},
+        title=title,
+        show_legend=False,
+    )
     chart.x_labels = labels
-    for name, values in lines.items():
-        chart.add(name, values)
+    chart.x_labels_major_every = max(len(labels) // 4, 1)
+    chart.add(title, values)
     return _render(chart)
 
 
@@ -77,6 +82,7 @@ def funnel(rows: list[dict], milestone: str) -> str:
         **COMMON, range=(0, 100), title=f"Reached “{milestone}” within", legend_at_bottom=True
     )
     chart.x_labels = [r["cohort"] for r in rows]
+    chart.x_labels_major_every = max(len(rows) // 8, 1)
     for days in (30, 60, 90):
         chart.add(f"{days} days", [r.get(f"within_{days}_days") for r in rows])
     return _render(chart)

@@ -12,10 +12,11 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from accounts.api.filters import AccountFilter
-from accounts.choices import AccountStatus
+from accounts.choices import AccountStatus, NoteKind
 from accounts.models import Account, DailyAccountUsage, Note, SurveyResponse
 from health.choices import Color
 from health.models import AccountHealth, HealthChange, HealthSnapshot
+from journeys.choices import Stage
 from journeys.models import AccountMilestone, Escalation, StageTransition
 from playbooks.choices import TaskStatus
 from playbooks.models import PlaybookRun, Task
@@ -208,9 +209,22 @@ def timeline(account, limit: int = 60) -> list[dict]:
     first, *rest = parts
     rows = first.union(*rest, all=True).order_by("-t_at")[:limit]
     return [
-        {"kind": kind, "at": at, "title": title, "body": body, "who": who, "id": pk}
+        {"kind": kind, "at": at, "title": _title(kind, title), "body": body, "who": who, "id": pk}
         for kind, at, title, body, who, pk in rows
     ]
+
+
+# Stored values shown as words: "call" -> "Call", "nps" -> "NPS answer", "open" task ...
+TITLES = {
+    "note": dict(NoteKind.choices),
+    "survey": {"nps": "NPS answer", "csat": "CSAT answer"},
+    "stage": {k: f"Moved to {v.lower()}" for k, v in Stage.choices},
+    "health": {k: f"Health turned {v.lower()}" for k, v in Color.choices},
+}
+
+
+def _title(kind: str, value: str) -> str:
+    return TITLES.get(kind, {}).get(value, value)
 
 
 def open_tasks(account) -> list:

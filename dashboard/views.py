@@ -349,6 +349,15 @@ CHARTED = {
 }
 
 
+ACRONYMS = {"nps": "NPS", "csat": "CSAT", "arr": "ARR", "p75": "p75"}
+
+
+def _metric_label(name: str) -> str:
+    words = [ACRONYMS.get(w, w) for w in name.split("_")]
+    words[0] = words[0] if words[0].isupper() else words[0].capitalize()
+    return " ".join(words)
+
+
 def _period_day(params, field: str, default: date, errors: dict) -> date:
     """A period bound from the query string; years 1900-2999 (charts go back 12 months)."""
     if not params.get(field):
@@ -399,7 +408,7 @@ def metrics(request):
         try:
             result = portfolio_metrics(start, end, segment)
             for metric in result["metrics"]:
-                metric["label"] = metric["name"].replace("_", " ").capitalize()
+                metric["label"] = _metric_label(metric["name"])
         except MetricsError as exc:
             errors[exc.field] = str(exc)
     months = _month_starts(end, 12)
@@ -418,9 +427,10 @@ def metrics(request):
         "segment": segment,
         "touch_models": TouchModel.choices,
         "definitions": DEFINITIONS,
-        "monthly_chart": charts.series(
-            "Monthly, last 12 months", [f"{m:%b %Y}" for m in months], lines
-        ),
+        "monthly_charts": [
+            charts.series(label, [f"{m:%b %y}" for m in months], values)
+            for label, values in lines.items()
+        ],
         "funnel": funnel,
         "funnel_milestones": funnel_milestones,
         "milestone": chosen,

@@ -29,6 +29,14 @@ def union_fields(specs: dict) -> dict:
                 fields[name].required = False
     for name, field in fields.items():
         field.widget.attrs["data-kinds"] = " ".join(kinds[name])
+        field.kinds = " ".join(kinds[name])  # for the template (it cannot read "data-kinds")
+        # An unused action slot must submit nothing: every single choice starts blank.
+        if isinstance(field, forms.ModelChoiceField):
+            field.empty_label = "—"
+        elif isinstance(field, forms.ChoiceField) and not isinstance(
+            field, forms.MultipleChoiceField
+        ):
+            field.choices = [("", "—"), *[c for c in field.choices if c[0] != ""]]
     return fields
 
 

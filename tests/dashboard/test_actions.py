@@ -76,7 +76,7 @@ def test_a_note_call_or_meeting_appears_in_the_timeline(logged_in, account, csm,
     assert f"{kind.capitalize()} added to the timeline." in text(page)
     entry = page.context["timeline"][0]
     assert (entry["kind"], entry["title"], entry["body"], entry["who"]) == (
-        "note", kind, f"A {kind} body", "csm",
+        "note", kind.capitalize(), f"A {kind} body", "csm",
     )  # fmt: skip
 
 
@@ -255,7 +255,7 @@ def test_moving_the_stage_needs_a_reason_and_shows_in_the_timeline(logged_in, ac
     assert "Moved to adoption." in text(page)
     entry = page.context["timeline"][0]
     assert (entry["kind"], entry["title"], entry["body"], entry["who"]) == (
-        "stage", "adoption", "Went live last week", "csm",
+        "stage", "Moved to adoption", "Went live last week", "csm",
     )  # fmt: skip
     assert "Stage Adoption since" in text(page)
 
