@@ -107,7 +107,7 @@ def add_to_rollups(events) -> None:
     _add_counts(DailyContactUsage, ["contact_id", "account_id", "date"], per_contact)
     _add_counts(DailyFeatureUsage, ["account_id", "date", "name"], per_feature)
 
-    _recount_days(list(per_account))
+    _recount_days(sorted(per_account))
 
 
 def _recount_days(days: list[tuple[int, date]]) -> None:
@@ -143,7 +143,10 @@ def _add_counts(model, keys: list[str], counts: Counter) -> None:
     columns = [_column(model, k) for k in keys] + [quote("event_count")]
     conflict = ", ".join(_column(model, k) for k in keys)
     row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    params = [value for key, n in counts.items() for value in (*key, n)]
+    # Rows locked in one order (sorted keys): two batches touching the same account-days
+    # in different orders would deadlock.
+    items = sorted(counts.items())
+    params = [value for key, n in items for value in (*key, n)]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * len(counts))} "
