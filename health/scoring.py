@@ -176,35 +176,54 @@ def _score_group(version, ids, computed, history, previous, as_of) -> list[Accou
     contributions = points.fillna(0) * weight_share
     scores = contributions.sum(axis=1).round(1)
 
+    # Plain dicts for the per-account loop: a pandas cell lookup costs microseconds each,
+    # and 10,000 accounts x 11 measures x 6 lookups add up to seconds.
+    raw_d, points_d = raw.round(2).to_dict("index"), points.round(1).to_dict("index")
+    share_d = (weight_share * 100).round(1).to_dict("index")
+    contrib_d = contributions.round(1).to_dict("index")
+    notes = {kind: frame["note"].to_dict() for kind, frame in frames.items()}
+    details = {kind: frame["detail"].to_dict() for kind, frame in frames.items()}
+    totals, score_d = total.to_dict(), scores.to_dict()
+    static = [
+        (
+            item["kind"],
+            {
+                "measure": item["kind"],
+                "label": REGISTRY[item["kind"]].label,
+                "unit": REGISTRY[item["kind"]].unit,
+                "benchmark": REGISTRY[item["kind"]].benchmark(item["params"]),
+                "configured_weight": item["weight"],
+            },
+        )
+        for item in measures
+    ]
+
     results = []
     week_ago, month_ago = as_of - timedelta(days=7), as_of - timedelta(days=30)
     for account_id in ids:
-        if total[account_id] == 0:
+        if totals[account_id] == 0:
             continue  # nothing to score on: no colour rather than a made-up one
-        score = float(scores[account_id])
+        score = float(score_d[account_id])
+        raw_row, points_row = raw_d[account_id], points_d[account_id]
+        share_row, contrib_row = share_d[account_id], contrib_d[account_id]
         components = []
-        for item in measures:
-            kind, measure = item["kind"], REGISTRY[item["kind"]]
-            frame = frames[kind]
-            has = bool(present.at[account_id, kind])
-            note = frame.at[account_id, "note"]
-            detail = frame.at[account_id, "detail"]
-            components.append(
-                {
-                    "measure": kind,
-                    "label": measure.label,
-                    "raw": _clean(raw.at[account_id, kind]),
-                    "unit": measure.unit,
-                    "benchmark": measure.benchmark(item["params"]),
-                    "points": _clean(points.at[account_id, kind], 1) if has else None,
-                    "weight": _clean(weight_share.at[account_id, kind] * 100, 1) if has else 0.0,
-                    "configured_weight": item["weight"],
-                    "contribution": _clean(contributions.at[account_id, kind], 1) if has else 0.0,
-                    "note": note if has else f"no data: {note} (weight shared by the others)",
-                    "missing": not has,
-                    **({"detail": detail} if isinstance(detail, list) else {}),
-                }
-            )
+        for kind, fixed in static:
+            value = raw_row[kind]
+            has = value == value  # not NaN
+            note = notes[kind][account_id]
+            detail = details[kind][account_id]
+            component = {
+                **fixed,
+                "raw": float(value) if has else None,
+                "points": float(points_row[kind]) if has else None,
+                "weight": float(share_row[kind]) if has else 0.0,
+                "contribution": float(contrib_row[kind]) if has else 0.0,
+                "note": note if has else f"no data: {note} (weight shared by the others)",
+                "missing": not has,
+            }
+            if isinstance(detail, list):
+                component["detail"] = detail
+            components.append(component)
         prev_color, prev_score = previous.get(account_id, ("", None))
         color = band_color(score, definition["bands"], prev_color)
         old = history.get((account_id, week_ago))
