@@ -186,12 +186,19 @@ class UsageFrequency(Measure):
         result["raw"] = credit.reindex(result.index).astype(float)
         window = params["window_days"]
         details, notes = {}, {}
-        for (account_id, persona), row in per_persona.iterrows():
+        rows = per_persona.reset_index()
+        for account_id, persona, meeting, size in zip(
+            rows["account_id"].tolist(),
+            rows["persona"].tolist(),
+            rows["meeting"].tolist(),
+            rows["contacts"].tolist(),
+            strict=True,
+        ):
             details.setdefault(account_id, []).append(
                 {
                     "persona": persona,
-                    "meeting": int(row["meeting"]),
-                    "contacts": int(row["contacts"]),
+                    "meeting": int(meeting),
+                    "contacts": int(size),
                     "benchmark": benchmarks[persona],
                 }
             )
@@ -360,20 +367,29 @@ class SurveyMeasure(Measure):
         # Anonymous answers each count; a known contact counts once, with their latest answer.
         frame["who"] = frame["contact_id"].fillna(-frame["id"])
         latest = frame.drop_duplicates(["account_id", "who"], keep="last")
-        grouped = latest.groupby("account_id")
-        result["raw"] = grouped["score"].mean().reindex(result.index).astype(float)
-        for account_id, answers in grouped:
-            lowest = answers.loc[answers["score"].idxmin()]
-            who = PERSONA_LABELS.get(lowest["persona"], "an unknown contact").lower()
-            who = who if lowest["persona"] is None else f"the {who}"
-            if len(answers) == 1:
-                note = f"{self.name} {lowest['score']} from {who}"
-            else:
-                note = (
-                    f"{self.name} {answers['score'].mean():.1f} average of {len(answers)} "
-                    f"answers, lowest {lowest['score']} from {who}"
-                )
-            result.at[account_id, "note"] = note
+        stats = latest.groupby("account_id")["score"].agg(["mean", "size"])
+        result["raw"] = stats["mean"].reindex(result.index).astype(float)
+        # The lowest answer of each account (the earliest of equals), for the note.
+        lowest = latest.sort_values(["account_id", "score", "at", "id"]).drop_duplicates(
+            "account_id"
+        )
+        lowest = lowest.set_index("account_id").loc[stats.index]
+        notes = []
+        for score, persona, mean, size in zip(
+            lowest["score"].tolist(),
+            lowest["persona"].tolist(),
+            stats["mean"].tolist(),
+            stats["size"].tolist(),
+            strict=True,
+        ):
+            label = PERSONA_LABELS.get(persona)
+            who = f"the {label.lower()}" if label else "an unknown contact"
+            notes.append(
+                f"{self.name} {score} from {who}"
+                if size == 1
+                else f"{self.name} {mean:.1f} average of {size} answers, lowest {score} from {who}"
+            )
+        result.loc[stats.index, "note"] = notes
         return result
 
     def describe(self, component):
@@ -465,15 +481,15 @@ class KeyContactEngagement(Measure):
             .annotate(last=Max("date"))
             .values_list("account_id", "last")
         )
-        for account_id in with_keys:
-            seen = last_seen.get(account_id)
-            days = (ctx.as_of - seen).days if seen else lookback
-            result.at[account_id, "raw"] = float(days)
-            result.at[account_id, "note"] = (
-                f"a key contact was active {days} days ago"
-                if seen
-                else f"no key contact active in {lookback} days"
-            )
+        accounts = sorted(with_keys)
+        days = [(ctx.as_of - last_seen[a]).days if a in last_seen else lookback for a in accounts]
+        result.loc[accounts, "raw"] = [float(d) for d in days]
+        result.loc[accounts, "note"] = [
+            f"a key contact was active {d} days ago"
+            if a in last_seen
+            else f"no key contact active in {lookback} days"
+            for a, d in zip(accounts, days, strict=True)
+        ]
         return result
 
     def describe(self, component):
@@ -507,10 +523,10 @@ class MilestoneProgress(Measure):
         result["note"] = "no milestone due yet"
         due = frame[(frame["reached"] + frame["overdue"]) > 0]
         result.loc[due.index, "raw"] = due["reached"] / (due["reached"] + due["overdue"]) * 100
-        for account_id, row in due.iterrows():
-            result.at[account_id, "note"] = (
-                f"{row['reached']} milestones reached, {row['overdue']} overdue"
-            )
+        result.loc[due.index, "note"] = [
+            f"{reached} milestones reached, {overdue} overdue"
+            for reached, overdue in zip(due["reached"], due["overdue"], strict=True)
+        ]
         return result
 
     def describe(self, component):
@@ -536,9 +552,11 @@ class CsmSentimentMeasure(Measure):
             4: "positive",
             5: "very positive",
         }
-        for account_id, sentiment in zip(latest["account_id"], latest["sentiment"], strict=True):
-            result.at[account_id, "raw"] = float(sentiment)
-            result.at[account_id, "note"] = f"the CSM feels {labels[sentiment]}"
+        accounts = latest["account_id"].tolist()
+        result.loc[accounts, "raw"] = latest["sentiment"].astype(float).tolist()
+        result.loc[accounts, "note"] = [
+            f"the CSM feels {labels[s]}" for s in latest["sentiment"].tolist()
+        ]
         return result
 
     def describe(self, component):
