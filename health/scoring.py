@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.choices import AccountStatus
 from accounts.models import Account
 from health.choices import Color
-from health.measures import REGISTRY, Context, linear_points
+from health.measures import REGISTRY, Context, ids_lookup, linear_points
 from health.models import AccountHealth, HealthChange, HealthSnapshot, ScorecardVersion
 from health.scorecards import active_versions, match
 from health.signals import health_changed
@@ -84,7 +84,7 @@ def _clean(value, digits=2):
 
 def _accounts_frame(account_ids: list[int], as_of: date, live: bool) -> pd.DataFrame:
     day_end = datetime.combine(as_of, time.max, UTC)
-    queryset = Account.objects.filter(id__in=account_ids)
+    queryset = Account.objects.filter(id__in=ids_lookup(account_ids))
     if live:
         queryset = queryset.filter(status=AccountStatus.ACTIVE)
     else:
@@ -98,9 +98,9 @@ def _accounts_frame(account_ids: list[int], as_of: date, live: bool) -> pd.DataF
 
 
 def _snapshots(account_ids, days: list[date]) -> dict[tuple[int, date], dict]:
-    rows = HealthSnapshot.objects.filter(account_id__in=account_ids, date__in=days).values_list(
-        "account_id", "date", "score", "color", "components"
-    )
+    rows = HealthSnapshot.objects.filter(
+        account_id__in=ids_lookup(account_ids), date__in=days
+    ).values_list("account_id", "date", "score", "color", "components")
     return {(a, d): {"score": s, "color": c, "components": comp} for a, d, s, c, comp in rows}
 
 
@@ -135,7 +135,7 @@ def score_chunk(
     if live:
         previous = {
             a: (c, s)
-            for a, c, s in AccountHealth.objects.filter(account_id__in=ids).values_list(
+            for a, c, s in AccountHealth.objects.filter(account_id__in=ids_lookup(ids)).values_list(
                 "account_id", "color", "score"
             )
         }
