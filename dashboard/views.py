@@ -211,6 +211,17 @@ def _editable_account(request, pk) -> Account:
     return account
 
 
+def _posted(request, pk, form_class):
+    """(account, valid form) for an action on an account the user may change; the form is
+    None when it is invalid, its errors already queued as messages."""
+    account = _editable_account(request, pk)
+    form = form_class(request.POST)
+    if form.is_valid():
+        return account, form
+    _form_errors(request, form)
+    return account, None
+
+
 def _form_errors(request, form) -> None:
     for field, errors in form.errors.items():
         label = form.fields[field].label or field.replace("_", " ") if field in form.fields else ""
@@ -224,10 +235,8 @@ def _back(account):
 @role_required(ADMIN, CSM)
 @require_POST
 def add_note(request, pk):
-    account = _editable_account(request, pk)
-    form = NoteForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
+    account, form = _posted(request, pk, NoteForm)
+    if form is None:
         return _back(account)
     Note.objects.create(account=account, author=request.user, **form.cleaned_data)
     messages.success(request, f"{form.cleaned_data['kind'].capitalize()} added to the timeline.")
@@ -237,10 +246,8 @@ def add_note(request, pk):
 @role_required(ADMIN, CSM)
 @require_POST
 def add_task(request, pk):
-    account = _editable_account(request, pk)
-    form = TaskForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
+    account, form = _posted(request, pk, TaskForm)
+    if form is None:
         return _back(account)
     data = form.cleaned_data
     Task.objects.create(
@@ -283,10 +290,8 @@ def set_health_override(request, pk):
 @role_required(ADMIN, CSM)
 @require_POST
 def move_stage(request, pk):
-    account = _editable_account(request, pk)
-    form = StageForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
+    account, form = _posted(request, pk, StageForm)
+    if form is None:
         return _back(account)
     try:
         with transaction.atomic():
@@ -319,10 +324,8 @@ def toggle_key_contact(request, pk, contact_pk):
 @role_required(ADMIN, CSM)
 @require_POST
 def set_sentiment(request, pk):
-    account = _editable_account(request, pk)
-    form = SentimentForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
+    account, form = _posted(request, pk, SentimentForm)
+    if form is None:
         return _back(account)
     with transaction.atomic():
         record_sentiment(account, form.cleaned_data["sentiment"], form.cleaned_data["note"],
