@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 
 from accounts.choices import Persona
 from accounts.models import (
@@ -60,6 +61,7 @@ class Context:
     def __init__(self, account_ids: list[int], as_of: date):
         self.account_ids = list(account_ids)
         self.ids = ids_lookup(self.account_ids)
+        self._active_users: dict[int, pd.Series] = {}
         self.as_of = as_of
         # Everything up to the end of the day counts for that day.
         self.day_end = datetime.combine(as_of, time.max, UTC)
@@ -76,28 +78,50 @@ class Context:
             "id"
         )
 
-    @cached_property
-    def contacts(self) -> pd.DataFrame:
+    def known_contacts(self):
         """Active contacts known by the day (first seen then, or with no first-seen date)."""
-        rows = (
-            Contact.objects.filter(account_id__in=self.ids, is_active=True)
-            .filter(Q(first_seen_at__isnull=True) | Q(first_seen_at__lte=self.day_end))
-            .values_list("id", "account_id", "persona", "is_key_contact")
+        return Contact.objects.filter(account_id__in=self.ids, is_active=True).filter(
+            Q(first_seen_at__isnull=True) | Q(first_seen_at__lte=self.day_end)
         )
-        return pd.DataFrame(rows, columns=["contact_id", "account_id", "persona", "is_key"])
 
-    def contact_active_days(self, days: int) -> pd.DataFrame:
-        """Active days per contact in the window ending on the day: one aggregate query."""
+    def contact_days(self, personas: list[str], days: int) -> pd.DataFrame:
+        """The contacts of these personas with their active days in the window: one query,
+        the days counted by the database (a correlated count on the roll-up's index)."""
         start, end = self.window(days)
-        rows = (
+        active = (
             DailyContactUsage.objects.filter(
-                account_id__in=self.ids, date__gte=start, date__lte=end
+                contact=OuterRef("pk"),
+                account=OuterRef("account_id"),
+                date__gte=start,
+                date__lte=end,
             )
-            .values("account_id", "contact_id")
-            .annotate(days=Count("date"))
-            .values_list("account_id", "contact_id", "days")
+            .order_by()
+            .values("contact")
+            .annotate(n=Count("*"))
+            .values("n")
         )
-        return pd.DataFrame(rows, columns=["account_id", "contact_id", "days"])
+        rows = (
+            self.known_contacts()
+            .filter(persona__in=personas)
+            .annotate(days=Coalesce(Subquery(active), 0))
+            .values_list("account_id", "persona", "days")
+        )
+        return pd.DataFrame(rows, columns=["account_id", "persona", "days"])
+
+    def active_users(self, days: int) -> pd.Series:
+        """Distinct contacts active in the window, per account (cached per window)."""
+        if days not in self._active_users:
+            start, end = self.window(days)
+            rows = (
+                DailyContactUsage.objects.filter(
+                    account_id__in=self.ids, date__gte=start, date__lte=end
+                )
+                .values("account_id")
+                .annotate(n=Count("contact_id", distinct=True))
+                .values_list("account_id", "n")
+            )
+            self._active_users[days] = pd.Series(dict(rows), dtype=float)
+        return self._active_users[days]
 
 
 def ids_lookup(ids: list[int]):
@@ -178,14 +202,12 @@ class UsageFrequency(Measure):
 
     def compute(self, ctx, params):
         benchmarks = {p: b for p, b in params["benchmarks"].items() if b > 0}
-        contacts = ctx.contacts.loc[ctx.contacts["persona"].isin(list(benchmarks))]
         result = empty_result(ctx.account_ids)
-        if contacts.empty:
+        frame = ctx.contact_days(list(benchmarks), params["window_days"])
+        if frame.empty:
             result["note"] = "no contacts of a persona expected to use the product"
             return result
-        days = ctx.contact_active_days(params["window_days"])
-        frame = contacts.merge(days[["contact_id", "days"]], on="contact_id", how="left")
-        frame["days"] = pd.to_numeric(frame["days"]).fillna(0).astype(float)
+        frame["days"] = frame["days"].astype(float)
         frame["benchmark"] = frame["persona"].map(benchmarks).astype(float)
         frame["credit"] = (frame["days"] / frame["benchmark"]).clip(upper=1)
         frame["meets"] = frame["days"] >= frame["benchmark"]
@@ -268,8 +290,7 @@ class LicenseUtilisation(Measure):
     def compute(self, ctx, params):
         result = empty_result(ctx.account_ids)
         licenses = ctx.accounts["licenses_purchased"].reindex(result.index)
-        days = ctx.contact_active_days(params["window_days"])
-        active = days.groupby("account_id")["contact_id"].nunique().reindex(result.index).fillna(0)
+        active = ctx.active_users(params["window_days"]).reindex(result.index).fillna(0)
         has_licenses = licenses > 0
         result.loc[has_licenses, "raw"] = active[has_licenses] / licenses[has_licenses] * 100
         result["note"] = [
@@ -476,7 +497,10 @@ class KeyContactEngagement(Measure):
         lookback = params["lookback_days"]
         start, end = ctx.window(lookback)
         result = empty_result(ctx.account_ids)
-        keys = ctx.contacts.loc[ctx.contacts["is_key"].astype(bool)]
+        keys = pd.DataFrame(
+            ctx.known_contacts().filter(is_key_contact=True).values_list("id", "account_id"),
+            columns=["contact_id", "account_id"],
+        )
         with_keys = set(keys["account_id"])
         result["note"] = "no key contact"
         if not with_keys:
