@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.choices import AccountStatus
 from accounts.models import Account
+from health.bulk import upsert
 from health.choices import Color
 from health.measures import REGISTRY, Context, ids_lookup, linear_points
 from health.models import AccountHealth, HealthChange, HealthSnapshot, ScorecardVersion
@@ -325,58 +326,29 @@ def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> lis
     if not results:
         return []
     now = timezone.now()
-    HealthSnapshot.objects.bulk_create(
+    upsert(
+        HealthSnapshot,
+        ["account_id", "date", "score", "color", "components", "explanation",
+         "scorecard_version_id"],
         [
-            HealthSnapshot(
-                account_id=r.account_id,
-                date=as_of,
-                score=r.score,
-                color=r.color,
-                components=_compact(r.components),
-                explanation=r.explanation,
-                scorecard_version=r.version,
-            )
+            (r.account_id, as_of, r.score, r.color, _compact(r.components), r.explanation,
+             r.version.pk)
             for r in results
         ],
-        update_conflicts=True,
-        unique_fields=["account", "date"],
-        update_fields=["score", "color", "components", "explanation", "scorecard_version"],
-        batch_size=1000,
-    )
+        conflict=["account_id", "date"],
+    )  # fmt: skip
     if live:
-        AccountHealth.objects.bulk_create(
+        upsert(
+            AccountHealth,
+            ["account_id", "score", "color", "components", "movers", "explanation", "trend_7d",
+             "trend_30d", "as_of", "computed_at", "scorecard_version_id"],
             [
-                AccountHealth(
-                    account_id=r.account_id,
-                    score=r.score,
-                    color=r.color,
-                    components=r.components,
-                    movers=r.movers,
-                    explanation=r.explanation,
-                    trend_7d=r.trend_7d,
-                    trend_30d=r.trend_30d,
-                    as_of=as_of,
-                    computed_at=now,
-                    scorecard_version=r.version,
-                )
+                (r.account_id, r.score, r.color, r.components, r.movers, r.explanation,
+                 r.trend_7d, r.trend_30d, as_of, now, r.version.pk)
                 for r in results
             ],
-            update_conflicts=True,
-            unique_fields=["account"],
-            update_fields=[
-                "score",
-                "color",
-                "components",
-                "movers",
-                "explanation",
-                "trend_7d",
-                "trend_30d",
-                "as_of",
-                "computed_at",
-                "scorecard_version",
-            ],
-            batch_size=1000,
-        )
+            conflict=["account_id"],
+        )  # fmt: skip
     changed_at = now if live else datetime.combine(as_of, time.max, UTC)
     changes = HealthChange.objects.bulk_create(
         [

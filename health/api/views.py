@@ -1,10 +1,13 @@
 """REST endpoints of the health app."""
 
+import functools
 from datetime import timedelta
 
 import django_filters
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -18,6 +21,7 @@ from accounts.api.filters import UtcDateTimeFilter
 from accounts.dirty import mark_dirty
 from accounts.models import Account
 from cs_platform.api.permissions import check_book, require_admin
+from cs_platform.api.rows import Columns, Statement
 from health.api.serializers import (
     AccountHealthSerializer,
     HealthChangeSerializer,
@@ -29,8 +33,15 @@ from health.api.serializers import (
 )
 from health.choices import Color
 from health.metrics import MetricsError, Segment, portfolio_metrics
-from health.models import AccountHealth, HealthChange, HealthSnapshot, Scorecard
-from health.overrides import active_overrides, end_override, record_sentiment, set_override
+from health.models import (
+    AccountHealth,
+    HealthChange,
+    HealthOverride,
+    HealthSnapshot,
+    Scorecard,
+    ScorecardVersion,
+)
+from health.overrides import end_override, record_sentiment, set_override
 
 
 class MetricsQuerySerializer(serializers.Serializer):
@@ -101,23 +112,78 @@ class AccountScopedView(APIView):
         return _account(self.kwargs.get("pk"), self.kwargs.get("external_id"))
 
 
+# Ids beyond a bigint name no account (PostgreSQL would fail on them rather than find none).
+_MAX_ID = 2**63 - 1
+
+
+@functools.cache
+def _health_statement(by: str) -> Statement:
+    """The account (by ``by``: id or external_id) with its current health, scorecard version
+    and the override in force with its author's username, in one statement: a row even when
+    the account is not scored yet (LEFT JOINs), no row when there is no such account."""
+    user_model = get_user_model()
+    account = Columns(Account, "a", fields=("id", "external_id", "name", "owner_id"))
+    health = Columns(AccountHealth, "h")
+    version = Columns(ScorecardVersion, "v", fields=("id", "scorecard_id", "number", "definition"))
+    override = Columns(HealthOverride, "o")
+    author = Columns(user_model, "u", fields=("id", user_model.USERNAME_FIELD))
+
+    def build(connection, select):
+        def col(part, attname):
+            return part.col(connection, attname)
+
+        # The override in force: open and not past its expiry (as overrides.active_overrides).
+        return (
+            f"SELECT {select} FROM {account.table(connection)}"
+            f" LEFT JOIN {health.table(connection)}"
+            f" ON {col(health, 'account_id')} = {col(account, 'id')}"
+            f" LEFT JOIN {version.table(connection)}"
+            f" ON {col(version, 'id')} = {col(health, 'scorecard_version_id')}"
+            f" LEFT JOIN {override.table(connection)}"
+            f" ON {col(override, 'account_id')} = {col(account, 'id')}"
+            f" AND {col(override, 'ended_at')} IS NULL AND {col(override, 'expires_at')} > %s"
+            f" LEFT JOIN {author.table(connection)}"
+            f" ON {col(author, 'id')} = {col(override, 'created_by_id')}"
+            f" WHERE {col(account, by)} = %s"
+        )
+
+    return Statement([account, health, version, override, author], build)
+
+
+def _health_row(pk=None, external_id=None) -> tuple:
+    """(account, health or None, override or None) in one query; 404 for no such account."""
+    if external_id is not None:
+        by, value = "external_id", external_id
+    else:
+        by, value = "id", int(pk)
+    found = None
+    if by == "external_id" or value <= _MAX_ID:
+        connection = connections[DEFAULT_DB_ALIAS]
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        found = _health_statement(by).fetch_one([now, value])
+    if found is None:
+        raise Http404(f"No {Account._meta.object_name} matches the given query.")
+    (account, health, version, override, author), _ = found
+    if health is not None:
+        AccountHealth._meta.get_field("scorecard_version").set_cached_value(health, version)
+    if override is not None:
+        HealthOverride._meta.get_field("created_by").set_cached_value(override, author)
+    return account, health, override
+
+
 class AccountHealthView(AccountScopedView):
     """The account's score, colour, override, explanation, components and trend."""
 
     @extend_schema(responses={200: AccountHealthSerializer})
     def get(self, request, **kwargs):
-        account = self.get_account()
-        health = (
-            AccountHealth.objects.select_related("scorecard_version")
-            .filter(account_id=account.pk)
-            .first()
+        account, health, override = _health_row(
+            self.kwargs.get("pk"), self.kwargs.get("external_id")
         )
         if health is None:
             raise NotFound(
                 f"{account.name} has no health score yet: accounts are scored within seconds "
                 "of their first data, and every night."
             )
-        override = active_overrides([account.pk]).get(account.pk)
         return Response(health_body(account, health, override))
 
 

@@ -278,7 +278,9 @@ def test_recompute_issues_the_same_queries_for_5_and_50_accounts(db):
             recompute(ids, AS_OF)
         counts.append(len(queries))
     assert counts[0] == counts[1]
-    assert counts[1] <= 25  # one aggregate per measure, a few reads, three bulk writes
+    # One aggregate per measure, a few reads, and the writes (on PostgreSQL each upsert is a
+    # savepoint, a temporary table, a COPY and one INSERT ... SELECT).
+    assert counts[1] <= 35
 
 
 def test_drain_takes_the_marks_and_rescores_only_those(handmade):
