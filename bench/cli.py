@@ -128,13 +128,16 @@ def main(argv=None) -> int:
                 f"{type(exc).__name__}: {exc}"
             )
         )
-        unknown = sorted(set(args.only) - set(benchmarks))
+        from bench.registry import GROUPS, expand
+
+        names = expand(args.only)
+        unknown = sorted(set(names) - set(benchmarks))
         if unknown:
             parser.error(
                 f"argument --only: unknown benchmark {', '.join(unknown)} "
-                f"(known: {', '.join(benchmarks)})"
+                f"(known: {', '.join([*benchmarks, *GROUPS])})"
             )
-        names = list(dict.fromkeys(args.only)) or list(benchmarks)
+        names = names or list(benchmarks)
 
         from django.conf import settings
         from django.db import Error as DjangoDatabaseError

@@ -56,11 +56,29 @@ class Case:
 
 Setup = Callable[[Context], "Case | tuple"]
 BENCHMARKS: dict[str, Setup] = {}
+# A name --only accepts for several benchmarks (e.g. dashboard_pages: one line per page).
+GROUPS: dict[str, tuple[str, ...]] = {}
+
+
+def group(name: str, members) -> None:
+    """Let ``--only name`` select ``members`` (benchmark names), in that order."""
+    if name in BENCHMARKS or (name in GROUPS and GROUPS[name] != tuple(members)):
+        raise ValueError(f"group {name!r} clashes with another benchmark or group")
+    GROUPS[name] = tuple(members)
+
+
+def expand(names, groups=None) -> list[str]:
+    """--only's names with groups replaced by their members; duplicates dropped, order kept."""
+    groups = GROUPS if groups is None else groups
+    out = []
+    for name in names:
+        out += groups.get(name, (name,))
+    return list(dict.fromkeys(out))
 
 
 def benchmark(name: str):
     def register(setup: Setup) -> Setup:
-        if name in BENCHMARKS:
+        if name in BENCHMARKS or name in GROUPS:
             raise ValueError(f"benchmark {name!r} is registered twice")
         BENCHMARKS[name] = setup
         return setup
