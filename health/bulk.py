@@ -7,9 +7,12 @@ SQL statement than PostgreSQL spends writing the rows; COPY skips both.
 
 import io
 import json
+import re
 from datetime import date, datetime
 
 from django.db import connection, transaction
+
+_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
 def _text(value) -> str:
@@ -21,7 +24,12 @@ def _text(value) -> str:
     if isinstance(value, dict | list):
         value = json.dumps(value)
     elif isinstance(value, datetime | date):
-        value = value.isoformat()
+        return value.isoformat()
+    elif isinstance(value, int | float):
+        return repr(value)
+    value = str(value)
+    if not _SPECIAL.search(value):
+        return value
     return (
         str(value)
         .replace("\\", "\\\\")

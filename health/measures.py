@@ -61,7 +61,7 @@ class Context:
     def __init__(self, account_ids: list[int], as_of: date):
         self.account_ids = list(account_ids)
         self.ids = ids_lookup(self.account_ids)
-        self._active_users: dict[int, pd.Series] = {}
+        self._contact_days: dict[int, pd.DataFrame] = {}
         self.as_of = as_of
         # Everything up to the end of the day counts for that day.
         self.day_end = datetime.combine(as_of, time.max, UTC)
@@ -84,44 +84,31 @@ class Context:
             Q(first_seen_at__isnull=True) | Q(first_seen_at__lte=self.day_end)
         )
 
-    def contact_days(self, personas: list[str], days: int) -> pd.DataFrame:
-        """The contacts of these personas with their active days in the window: one query,
-        the days counted by the database (a correlated count on the roll-up's index)."""
-        start, end = self.window(days)
-        active = (
-            DailyContactUsage.objects.filter(
-                contact=OuterRef("pk"),
-                account=OuterRef("account_id"),
-                date__gte=start,
-                date__lte=end,
-            )
-            .order_by()
-            .values("contact")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
-        rows = (
-            self.known_contacts()
-            .filter(persona__in=personas)
-            .annotate(days=Coalesce(Subquery(active), 0))
-            .values_list("account_id", "persona", "days")
-        )
-        return pd.DataFrame(rows, columns=["account_id", "persona", "days"])
-
-    def active_users(self, days: int) -> pd.Series:
-        """Distinct contacts active in the window, per account (cached per window)."""
-        if days not in self._active_users:
+    def contact_days(self, days: int) -> pd.DataFrame:
+        """Every known contact with its active days in the window: one query per window
+        (shared by usage frequency and license utilisation), the days counted by the
+        database with a correlated count on the roll-up's index."""
+        if days not in self._contact_days:
             start, end = self.window(days)
-            rows = (
+            active = (
                 DailyContactUsage.objects.filter(
-                    account_id__in=self.ids, date__gte=start, date__lte=end
+                    contact=OuterRef("pk"),
+                    account=OuterRef("account_id"),
+                    date__gte=start,
+                    date__lte=end,
                 )
-                .values("account_id")
-                .annotate(n=Count("contact_id", distinct=True))
-                .values_list("account_id", "n")
+                .order_by()
+                .values("contact")
+                .annotate(n=Count("*"))
+                .values("n")
             )
-            self._active_users[days] = pd.Series(dict(rows), dtype=float)
-        return self._active_users[days]
+            rows = (
+                self.known_contacts()
+                .annotate(days=Coalesce(Subquery(active), 0))
+                .values_list("account_id", "persona", "days")
+            )
+            self._contact_days[days] = pd.DataFrame(rows, columns=["account_id", "persona", "days"])
+        return self._contact_days[days]
 
 
 def ids_lookup(ids: list[int]):
@@ -203,7 +190,8 @@ class UsageFrequency(Measure):
     def compute(self, ctx, params):
         benchmarks = {p: b for p, b in params["benchmarks"].items() if b > 0}
         result = empty_result(ctx.account_ids)
-        frame = ctx.contact_days(list(benchmarks), params["window_days"])
+        frame = ctx.contact_days(params["window_days"])
+        frame = frame[frame["persona"].isin(list(benchmarks))].copy()
         if frame.empty:
             result["note"] = "no contacts of a persona expected to use the product"
             return result
@@ -290,7 +278,8 @@ class LicenseUtilisation(Measure):
     def compute(self, ctx, params):
         result = empty_result(ctx.account_ids)
         licenses = ctx.accounts["licenses_purchased"].reindex(result.index)
-        active = ctx.active_users(params["window_days"]).reindex(result.index).fillna(0)
+        days = ctx.contact_days(params["window_days"])
+        active = days[days["days"] > 0].groupby("account_id").size().reindex(result.index).fillna(0)
         has_licenses = licenses > 0
         result.loc[has_licenses, "raw"] = active[has_licenses] / licenses[has_licenses] * 100
         result["note"] = [
