@@ -137,6 +137,11 @@ class AccountHealth(models.Model):
     scorecard_version = models.ForeignKey(
         ScorecardVersion, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    digest = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Of everything above: an unchanged score is not rewritten.",
+    )
 
     class Meta:
         verbose_name_plural = "account health"

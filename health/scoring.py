@@ -8,6 +8,7 @@ Recomputing the same inputs again yields the same rows and no new change.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ class AccountScore:
     version: ScorecardVersion
     previous_color: str = ""
     previous_score: float | None = None
+    previous_digest: str = ""  # of the stored current score, when it is of the same day
+    digest: str = ""
     drivers: list[dict] = field(default_factory=list)
 
     @property
@@ -133,13 +136,15 @@ def score_chunk(
 
     week_ago, month_ago, yesterday = (as_of - timedelta(days=n) for n in (7, 30, 1))
     history = _snapshots(ids, [week_ago, month_ago, yesterday])
+    digests = {}
     if live:
-        previous = {
-            a: (c, s)
-            for a, c, s in AccountHealth.objects.filter(account_id__in=ids_lookup(ids)).values_list(
-                "account_id", "color", "score"
-            )
-        }
+        previous = {}
+        for a, c, s, day, digest in AccountHealth.objects.filter(
+            account_id__in=ids_lookup(ids)
+        ).values_list("account_id", "color", "score", "as_of", "digest"):
+            previous[a] = (c, s)
+            if day == as_of:
+                digests[a] = digest
     else:
         previous = {}
     for (account_id, day), snap in history.items():
@@ -150,12 +155,12 @@ def score_chunk(
     for _, group in assigned.groupby(assigned.map(lambda v: v.pk)):
         version = group.iloc[0]
         results.extend(
-            _score_group(version, group.index.tolist(), computed, history, previous, as_of)
+            _score_group(version, group.index.tolist(), computed, history, previous, as_of, digests)
         )
     return results
 
 
-def _score_group(version, ids, computed, history, previous, as_of) -> list[AccountScore]:
+def _score_group(version, ids, computed, history, previous, as_of, digests) -> list[AccountScore]:
     definition = version.definition
     measures = definition["measures"]
     raw = pd.DataFrame(index=ids)
@@ -247,6 +252,7 @@ def _score_group(version, ids, computed, history, previous, as_of) -> list[Accou
                 version=version,
                 previous_color=prev_color,
                 previous_score=prev_score,
+                previous_digest=digests.get(account_id, ""),
                 drivers=drivers,
             )
         )
@@ -321,11 +327,27 @@ def _compact(components: list[dict]) -> list[dict]:
     return [{k: c[k] for k in keep if k in c} for c in components if not c["missing"]]
 
 
+def _digest(r: AccountScore) -> str:
+    payload = [r.score, r.color, r.components, r.movers, r.explanation, r.trend_7d,
+               r.trend_30d, r.version.pk]  # fmt: skip
+    return hashlib.md5(json.dumps(payload).encode(), usedforsecurity=False).hexdigest()
+
+
 def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> list[int]:
     """Bulk-write the scores; returns the ids of the HealthChange rows created."""
     if not results:
         return []
     now = timezone.now()
+    written = results
+    if live:
+        # A score identical to the one already stored for the day is not written again (no
+        # churn for an idempotent recompute); only its computed_at moves.
+        for r in results:
+            r.digest = _digest(r)
+        written = [r for r in results if r.digest != r.previous_digest]
+        same = [r.account_id for r in results if r.digest == r.previous_digest]
+        if same:
+            AccountHealth.objects.filter(account_id__in=ids_lookup(same)).update(computed_at=now)
     upsert(
         HealthSnapshot,
         ["account_id", "date", "score", "color", "components", "explanation",
@@ -333,7 +355,7 @@ def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> lis
         [
             (r.account_id, as_of, r.score, r.color, _compact(r.components), r.explanation,
              r.version.pk)
-            for r in results
+            for r in written
         ],
         conflict=["account_id", "date"],
     )  # fmt: skip
@@ -341,11 +363,11 @@ def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> lis
         upsert(
             AccountHealth,
             ["account_id", "score", "color", "components", "movers", "explanation", "trend_7d",
-             "trend_30d", "as_of", "computed_at", "scorecard_version_id"],
+             "trend_30d", "as_of", "computed_at", "scorecard_version_id", "digest"],
             [
                 (r.account_id, r.score, r.color, r.components, r.movers, r.explanation,
-                 r.trend_7d, r.trend_30d, as_of, now, r.version.pk)
-                for r in results
+                 r.trend_7d, r.trend_30d, as_of, now, r.version.pk, r.digest)
+                for r in written
             ],
             conflict=["account_id"],
         )  # fmt: skip

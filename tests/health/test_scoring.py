@@ -337,3 +337,20 @@ def test_scorecards_match_by_segment_and_priority(handmade, settings):
     results = {r.account_id: r for r in score_chunk([full.pk, no_nps.pk], AS_OF)}
     assert results[no_nps.pk].version.scorecard == enterprise
     assert results[full.pk].version.scorecard.is_default
+
+
+def test_an_unchanged_score_is_not_rewritten_but_its_computed_at_moves(handmade):
+    ids = [a.pk for a in handmade]
+    recompute(ids, AS_OF)
+    before = dict(AccountHealth.objects.values_list("account_id", "computed_at"))
+    with CaptureQueriesContext(connection) as queries:
+        recompute(ids, AS_OF)
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "INSERT" not in sql.upper()
+    after = dict(AccountHealth.objects.values_list("account_id", "computed_at"))
+    assert all(after[a] > before[a] for a in ids)
+    # New data: that account alone is written again.
+    EscalationFactory(account=handmade[0], severity="critical", opened_at=at(AS_OF, 9))
+    with CaptureQueriesContext(connection) as queries:
+        recompute(ids, AS_OF)
+    assert AccountHealth.objects.get(account=handmade[0]).score < 63.8
