@@ -116,6 +116,13 @@ class AccountScopedView(APIView):
 _MAX_ID = 2**63 - 1
 
 
+# What health_body reads (the rest, e.g. the digest, stays deferred).
+_HEALTH_FIELDS = (
+    "account_id", "score", "color", "components", "movers", "explanation", "trend_7d",
+    "trend_30d", "as_of", "computed_at", "scorecard_version_id",
+)  # fmt: skip
+
+
 @functools.cache
 def _health_statement(by: str) -> Statement:
     """The account (by ``by``: id or external_id) with its current health, scorecard version
@@ -123,7 +130,7 @@ def _health_statement(by: str) -> Statement:
     the account is not scored yet (LEFT JOINs), no row when there is no such account."""
     user_model = get_user_model()
     account = Columns(Account, "a", fields=("id", "external_id", "name", "owner_id"))
-    health = Columns(AccountHealth, "h")
+    health = Columns(AccountHealth, "h", fields=_HEALTH_FIELDS)
     version = Columns(ScorecardVersion, "v", fields=("id", "scorecard_id", "number", "definition"))
     override = Columns(HealthOverride, "o")
     author = Columns(user_model, "u", fields=("id", user_model.USERNAME_FIELD))
