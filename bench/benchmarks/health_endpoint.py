@@ -31,6 +31,7 @@ from accounts.choices import AccountStatus
 from bench.benchmarks.ingest_http import SERVER_WORKERS, Server
 from bench.data import log
 from bench.registry import Case, Context, benchmark
+from bench.services import private_queue
 from cs_platform.models import ApiToken, Scope
 from health.models import AccountHealth
 from health.scoring import recompute_all
@@ -94,7 +95,8 @@ def count_queries(client: Client, path: str, headers: dict) -> int:
 def health_endpoint_http(ctx: Context) -> Case:
     if not AccountHealth.objects.exists():
         log("health_endpoint_http: no account is scored yet; recompute_all first")
-        recompute_all(ctx.as_of)
+        with private_queue("bench-endpoint"):  # colour changes queue playbook tasks
+            recompute_all(ctx.as_of)
     ids = list(
         AccountHealth.objects.filter(account__status=AccountStatus.ACTIVE)
         .order_by("account_id")
