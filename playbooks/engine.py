@@ -168,6 +168,12 @@ def start_runs(run_ids: list[int]) -> None:
     """Queue the first action of each run; each action queues the next when it has run once."""
     from playbooks.tasks import execute_action_task
 
-    first = RunAction.objects.filter(run_id__in=run_ids, position=0).values_list("pk", flat=True)
-    for action_id in first:
-        execute_action_task.delay(action_id)
+    first = list(
+        RunAction.objects.filter(run_id__in=run_ids, position=0).values_list("pk", flat=True)
+    )
+    if not first:
+        return
+    # One broker connection for the whole batch, not one round trip per run.
+    with execute_action_task.app.producer_or_acquire() as producer:
+        for action_id in first:
+            execute_action_task.apply_async((action_id,), producer=producer)
