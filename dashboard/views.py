@@ -174,6 +174,10 @@ def _tenure(account) -> str:
 def account_detail(request, pk):
     """Account 360: header, health with explanation and trend, journey, contacts, activity."""
     account = get_object_or_404(Account.objects.select_related("owner", "journey"), pk=pk)
+    return render(request, "dashboard/account_detail.html", _detail_context(request, account))
+
+
+def _detail_context(request, account, **bound_forms) -> dict:
     health, trend = queries.account_health(account)
     usage = queries.usage_series(account)
     editable = can_edit(request.user, account)
@@ -190,6 +194,8 @@ def account_detail(request, pk):
         "open_tasks": queries.open_tasks(account),
         "editable": editable,
         "today": timezone.localdate(),
+        # The form that was refused opens with its errors in place and what was typed.
+        "open_form": next(iter(bound_forms), "note_form"),
     }
     if editable:
         context.update(
@@ -201,7 +207,8 @@ def account_detail(request, pk):
             stage_form=StageForm(),
             sentiment_form=SentimentForm(),
         )
-    return render(request, "dashboard/account_detail.html", context)
+        context.update(bound_forms)
+    return context
 
 
 def _editable_account(request, pk) -> Account:
@@ -211,15 +218,27 @@ def _editable_account(request, pk) -> Account:
     return account
 
 
+FORM_NAMES = {
+    NoteForm: "note_form",
+    TaskForm: "task_form",
+    OverrideForm: "override_form",
+    StageForm: "stage_form",
+    SentimentForm: "sentiment_form",
+}
+
+
 def _posted(request, pk, form_class):
-    """(account, valid form) for an action on an account the user may change; the form is
-    None when it is invalid, its errors already queued as messages."""
+    """(account, form, refusal) for an action on an account the user may change. When the
+    form is invalid, ``refusal`` is the account page again (400) with the form's errors in
+    place and what was typed kept; the errors are also listed at the top."""
     account = _editable_account(request, pk)
     form = form_class(request.POST)
     if form.is_valid():
-        return account, form
+        return account, form, None
     _form_errors(request, form)
-    return account, None
+    account = Account.objects.select_related("owner", "journey").get(pk=account.pk)
+    context = _detail_context(request, account, **{FORM_NAMES[form_class]: form})
+    return account, form, render(request, "dashboard/account_detail.html", context, status=400)
 
 
 def _form_errors(request, form) -> None:
@@ -235,9 +254,9 @@ def _back(account):
 @role_required(ADMIN, CSM)
 @require_POST
 def add_note(request, pk):
-    account, form = _posted(request, pk, NoteForm)
-    if form is None:
-        return _back(account)
+    account, form, refused = _posted(request, pk, NoteForm)
+    if refused:
+        return refused
     Note.objects.create(account=account, author=request.user, **form.cleaned_data)
     messages.success(request, f"{form.cleaned_data['kind'].capitalize()} added to the timeline.")
     return _back(account)
@@ -246,9 +265,9 @@ def add_note(request, pk):
 @role_required(ADMIN, CSM)
 @require_POST
 def add_task(request, pk):
-    account, form = _posted(request, pk, TaskForm)
-    if form is None:
-        return _back(account)
+    account, form, refused = _posted(request, pk, TaskForm)
+    if refused:
+        return refused
     data = form.cleaned_data
     Task.objects.create(
         account=account,
@@ -271,10 +290,9 @@ def set_health_override(request, pk):
         end_override(account, request.user)
         messages.success(request, "Override ended: the computed colour applies again.")
         return _back(account)
-    form = OverrideForm(request.POST)
-    if not form.is_valid():
-        _form_errors(request, form)
-        return _back(account)
+    account, form, refused = _posted(request, pk, OverrideForm)
+    if refused:
+        return refused
     data = form.cleaned_data
     expires = datetime.combine(data["expires_on"], time.min, UTC)
     try:
@@ -290,9 +308,9 @@ def set_health_override(request, pk):
 @role_required(ADMIN, CSM)
 @require_POST
 def move_stage(request, pk):
-    account, form = _posted(request, pk, StageForm)
-    if form is None:
-        return _back(account)
+    account, form, refused = _posted(request, pk, StageForm)
+    if refused:
+        return refused
     try:
         with transaction.atomic():
             move_account(
@@ -324,9 +342,9 @@ def toggle_key_contact(request, pk, contact_pk):
 @role_required(ADMIN, CSM)
 @require_POST
 def set_sentiment(request, pk):
-    account, form = _posted(request, pk, SentimentForm)
-    if form is None:
-        return _back(account)
+    account, form, refused = _posted(request, pk, SentimentForm)
+    if refused:
+        return refused
     with transaction.atomic():
         record_sentiment(account, form.cleaned_data["sentiment"], form.cleaned_data["note"],
                          request.user)  # fmt: skip

@@ -43,6 +43,10 @@ def post(client, name, account, data=None, **kwargs):
 
 
 def follow(client, response):
+    """The page after an action: the redirect's target, or the page itself when refused (400,
+    the form's errors in place)."""
+    if response.status_code == 400:
+        return response
     assert response.status_code == 302
     return client.get(response["Location"])
 
@@ -463,3 +467,17 @@ def test_an_action_on_an_unknown_account_is_a_404(logged_in):
     response = logged_in.post(reverse("account-note", args=[999999]), {"body": "x"})
     assert response.status_code == 404
     assert snapshot_of_writes() == before
+
+
+def test_a_refused_form_keeps_what_was_typed_and_shows_the_error_in_place(logged_in, account):
+    response = post(
+        logged_in,
+        "account-task",
+        account,
+        {"title": "Send the <b>deck</b>", "due_date": "2001-01-01", "priority": "high"},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'value="Send the &lt;b&gt;deck&lt;/b&gt;"' in html  # kept, and escaped
+    assert '<ul class="errorlist"' in html and "The due date has passed." in html
+    assert "<details open><summary>Create a task</summary>" in html
