@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import socket
 from unittest import mock
 
 import pytest
@@ -14,7 +15,7 @@ from playbooks.api.views import retry_actions
 from playbooks.engine import evaluate
 from playbooks.models import ActionAttempt, PlaybookRun, RunAction, Task
 from playbooks.occurrences import health_occurrences
-from playbooks.webhooks import DeliveryError, check_destination
+from playbooks.webhooks import DeliveryError, check_destination, post_json
 from tests.factories import AccountFactory, ContactFactory
 from tests.playbooks.factories import HealthChangeFactory, PlaybookActionFactory, PlaybookFactory
 
@@ -85,10 +86,36 @@ def test_a_name_resolving_to_a_private_address_is_refused(settings):
         check_destination("https://innocent.example.com/hook")
 
 
-def test_the_allow_list_admits_a_host_or_a_network(settings):
+def _resolving(monkeypatch, names: dict[str, str]):
+    """Make these host names resolve to these addresses (no real DNS in tests)."""
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):
+        if host in names:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (names[host], 0))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+
+
+def test_the_allow_list_admits_a_host_or_a_network(settings, monkeypatch):
+    _resolving(monkeypatch, {"internal.example": "10.9.9.9"})
     settings.PLAYBOOK_WEBHOOK_ALLOWED_HOSTS = ["10.0.0.0/8", "internal.example"]
-    check_destination("http://10.1.2.3/hook")
-    check_destination("http://internal.example/hook")
+    assert str(check_destination("http://10.1.2.3/hook")) == "10.1.2.3"
+    assert str(check_destination("http://internal.example/hook")) == "10.9.9.9"
+    settings.PLAYBOOK_WEBHOOK_ALLOWED_HOSTS = []
+    with pytest.raises(DeliveryError, match="Refused: internal.example resolves to 10.9.9.9"):
+        check_destination("http://internal.example/hook")
+
+
+def test_the_request_goes_to_the_checked_address_with_the_host_name(receiver, monkeypatch):
+    """DNS is asked once: the connection is pinned to the address that passed the check."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    _resolving(monkeypatch, {"hooks.example": "127.0.0.1"})
+    assert post_json(f"http://hooks.example:{port}/hook?x=1", {"a": 1}) == 200
+    request = receiver.requests[-1]
+    assert request["headers"]["Host"] == f"hooks.example:{port}"
+    assert request["path"] == "/hook?x=1"
 
 
 def test_a_refused_webhook_fails_at_once_without_retries(run_with, receiver, settings):
