@@ -112,7 +112,7 @@ def portfolio(user, scope: str) -> dict:
         accounts.values("journey__stage").annotate(n=Count("id")).order_by("journey__stage")
     )
     changes = (
-        HealthChange.objects.filter(backfilled=False, account__in=accounts)
+        HealthChange.objects.filter(account__in=accounts)
         .select_related("account")
         .order_by("-changed_at", "-id")[:10]
     )
