@@ -36,6 +36,7 @@ from django.urls import reverse
 from accounts.choices import AccountStatus, TouchModel
 from accounts.models import Account
 from bench.data import log
+from bench.database import vacuum_if_no_autovacuum
 from bench.registry import Case, Context, benchmark, group
 from bench.runner import peak_mib, percentile
 from bench.services import private_queue
@@ -83,38 +84,6 @@ VACUUMED = ("health_accounthealth", "health_healthsnapshot", "health_healthchang
             "accounts_account", "journeys_accountstage", "playbooks_task")  # fmt: skip
 
 
-BLOATED_BYTES_PER_ROW = 20_000  # a score row with its components JSON is 1-3 kB
-
-
-def vacuum_if_no_autovacuum() -> None:
-    """On a PostgreSQL server with autovacuum off, vacuum what the pages read (FULL when most
-    rows are dead).
-
-    Each recompute_all rewrites every AccountHealth row; without autovacuum the dead versions
-    pile up (a 10,000-account bench database was seen at 380,000 dead rows, 617 MB for 9,387
-    live ones), and the pages would be timed on a bloat production never has.
-    """
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW autovacuum")
-        if cursor.fetchone()[0] == "on":
-            return
-        cursor.execute(
-            "SELECT relname, n_live_tup, n_dead_tup, pg_total_relation_size(relid)"
-            " FROM pg_stat_user_tables WHERE relname = ANY(%s)",
-            [list(VACUUMED)],
-        )
-        for table, live, dead, size in cursor.fetchall():
-            # Mostly dead, or a file far bigger than its rows: rewrite it (a plain VACUUM leaves
-            # the file its size, and the planner then avoids scanning it); else mark the space
-            # free and refresh the statistics.
-            full = "FULL " if dead > live or size > BLOATED_BYTES_PER_ROW * max(live, 1) else ""
-            log(f"dashboard_pages: autovacuum is off; VACUUM {full}ANALYZE {table} "
-                f"({live:,} live rows, {dead:,} dead)")  # fmt: skip
-            cursor.execute(f"VACUUM {full}ANALYZE {connection.ops.quote_name(table)}")
-
-
 class Pages:
     """What the three page benchmarks share: users, clients, the requests and their floors."""
 
@@ -125,7 +94,7 @@ class Pages:
             log("dashboard_pages: no account is scored yet; recompute_all first")
             with private_queue("bench-pages"):  # colour changes queue playbook tasks
                 recompute_all(ctx.as_of)
-        vacuum_if_no_autovacuum()
+        vacuum_if_no_autovacuum(VACUUMED, "dashboard_pages")
         self.admin = User.objects.get(username="admin")
         csm_ids = [u.pk for u in User.objects.all() if roles.user_roles(u) == {roles.CSM}]
         books = Counter(
