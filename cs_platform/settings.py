@@ -261,6 +261,8 @@ TENURE_CHECKPOINT_YEARS = env_int("TENURE_CHECKPOINT_YEARS", 3, minimum=1, maxim
 # An account enters the renewal stage this many days before its renewal date.
 # Accounts scored per chunk: one aggregate query per measure per chunk.
 HEALTH_CHUNK_SIZE = env_int("HEALTH_CHUNK_SIZE", 2000, minimum=10, maximum=20000)
+# Chunks scored at once by a full recompute on PostgreSQL (each on its own connection).
+HEALTH_RECOMPUTE_THREADS = env_int("HEALTH_RECOMPUTE_THREADS", 2, minimum=1, maximum=16)
 RENEWAL_WINDOW_DAYS = env_int("RENEWAL_WINDOW_DAYS", 90, minimum=1, maximum=730)
 # How long identify/group message ids are remembered to report replays as duplicates.
 PROCESSED_MESSAGE_DAYS = env_int("PROCESSED_MESSAGE_DAYS", 30, minimum=1)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -397,18 +398,44 @@ def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> lis
     return ids
 
 
+def _recompute_chunk(chunk: list[int], as_of: date, versions) -> tuple[int, int]:
+    with transaction.atomic():
+        results = score_chunk(chunk, as_of, versions=versions, live=True)
+        changes = write_scores(results, as_of, live=True)
+    return len(results), len(changes)
+
+
+def _in_thread(chunk, as_of, versions) -> tuple[int, int]:
+    try:
+        return _recompute_chunk(chunk, as_of, versions)
+    finally:
+        connections.close_all()  # the thread's own connection
+
+
 def recompute(account_ids: Iterable[int], as_of: date | None = None) -> dict:
-    """Score the accounts now and write the results; one transaction per chunk."""
+    """Score the accounts now and write the results; one transaction per chunk.
+
+    On PostgreSQL, outside any transaction, chunks run HEALTH_RECOMPUTE_THREADS at a time,
+    each on its own connection: one chunk's queries run in the database while another chunk
+    is scored in Python. Chunks are independent, so their order does not matter.
+    """
     as_of = as_of or timezone.now().date()
     ids = sorted(set(account_ids))
     versions = active_versions()
-    scored = changed = 0
-    for chunk in _chunks(ids, settings.HEALTH_CHUNK_SIZE):
-        with transaction.atomic():
-            results = score_chunk(chunk, as_of, versions=versions, live=True)
-            changed += len(write_scores(results, as_of, live=True))
-        scored += len(results)
-    return {"scored": scored, "changes": changed}
+    chunks = list(_chunks(ids, settings.HEALTH_CHUNK_SIZE))
+    threads = settings.HEALTH_RECOMPUTE_THREADS
+    if len(chunks) > 1 and threads > 1 and _may_use_threads():
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            counts = list(pool.map(lambda c: _in_thread(c, as_of, versions), chunks))
+    else:
+        counts = [_recompute_chunk(chunk, as_of, versions) for chunk in chunks]
+    return {"scored": sum(n for n, _ in counts), "changes": sum(c for _, c in counts)}
+
+
+def _may_use_threads() -> bool:
+    # Other connections cannot see the caller's uncommitted rows, and SQLite writes one at a
+    # time anyway.
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
 def recompute_all(as_of: date | None = None) -> dict:

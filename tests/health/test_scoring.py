@@ -354,3 +354,25 @@ def test_an_unchanged_score_is_not_rewritten_but_its_computed_at_moves(handmade)
     with CaptureQueriesContext(connection) as queries:
         recompute(ids, AS_OF)
     assert AccountHealth.objects.get(account=handmade[0]).score < 63.8
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_full_recompute_on_postgresql_scores_chunks_side_by_side(settings):
+    """Outside a transaction, chunks run two at a time on their own connections; every
+    account is scored exactly as the sequential path scores it."""
+    settings.HEALTH_CHUNK_SIZE = 10
+    settings.HEALTH_RECOMPUTE_THREADS = 2
+    accounts = AccountFactory.create_batch(35)
+    for i, account in enumerate(accounts):
+        admin = ContactFactory(account=account, persona=Persona.ADMIN)
+        active_on(admin, weeks_before(AS_OF, i % 5))
+    rollup()
+    ids = [a.pk for a in accounts]
+    assert recompute(ids, AS_OF)["scored"] == 35
+    threaded = dict(AccountHealth.objects.values_list("account_id", "score"))
+    AccountHealth.objects.all().delete()
+    settings.HEALTH_RECOMPUTE_THREADS = 1
+    recompute(ids, AS_OF)
+    assert dict(AccountHealth.objects.values_list("account_id", "score")) == threaded
+    assert HealthSnapshot.objects.filter(date=AS_OF).count() == 35
