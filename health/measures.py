@@ -9,6 +9,7 @@ be the larger, so "fewer is better" measures work the same way. A raw value of `
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -135,7 +136,7 @@ def fmt(value, unit: str = "") -> str:
 
 
 @dataclass
-class Measure:
+class Measure(ABC):
     kind: str
     label: str
     description: str
@@ -145,8 +146,9 @@ class Measure:
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params}
 
-    def compute(self, ctx: Context, params: dict) -> pd.DataFrame:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def compute(self, ctx: Context, params: dict) -> pd.DataFrame:
+        """Raw value, note and detail per account of ``ctx``, indexed by account id."""
 
     def benchmark(self, params: dict):
         return params["full_at"]
