@@ -81,12 +81,6 @@ def band_color(score: float, bands: dict, previous: str = "") -> str:
     return str(color)
 
 
-def _clean(value, digits=2):
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return round(float(value), digits)
-
-
 def _accounts_frame(account_ids: list[int], as_of: date, live: bool) -> pd.DataFrame:
     day_end = datetime.combine(as_of, time.max, UTC)
     queryset = Account.objects.filter(id__in=ids_lookup(account_ids))
