@@ -133,6 +133,9 @@ def env_database(name: str, default: str, *, conn_max_age: int = 60) -> dict:
         raise ConfigError(name, f"could not be parsed ({exc})") from None
     if not config.get("NAME"):
         raise ConfigError(name, "names no database (e.g. postgres://user@host:5432/dbname)")
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, with a health check that needs no round trip (see its module).
+        config["ENGINE"] = "cs_platform.postgresql"
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # SQLite serves web, worker and beat at once: WAL lets readers run beside a writer,
         # and IMMEDIATE transactions take the write lock up front instead of failing midway.

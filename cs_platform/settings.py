@@ -266,6 +266,9 @@ HEALTH_RECOMPUTE_THREADS = env_int("HEALTH_RECOMPUTE_THREADS", 2, minimum=1, max
 RENEWAL_WINDOW_DAYS = env_int("RENEWAL_WINDOW_DAYS", 90, minimum=1, maximum=730)
 # How long identify/group message ids are remembered to report replays as duplicates.
 PROCESSED_MESSAGE_DAYS = env_int("PROCESSED_MESSAGE_DAYS", 30, minimum=1)
+# The API's hottest statements are prepared once per connection on PostgreSQL; off for a
+# pooler in transaction mode (PgBouncer), where a session's prepared statements get lost.
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 # Requests per minute per token (a token may override it); 429 with Retry-After beyond.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=1)
 

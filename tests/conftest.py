@@ -35,7 +35,7 @@ def redis_url() -> str:
 def _missing_service(marker: str) -> str | None:
     """Why a test with this marker cannot run here, or None if it can."""
     if marker == "postgres":
-        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        if settings.DATABASES["default"]["ENGINE"] != "cs_platform.postgresql":
             return "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test"
     elif marker == "redis":
         url = redis_url()

@@ -187,7 +187,7 @@ def test_compose_environment_loads_the_settings(compose, tmp_path):
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["DEBUG"] is False
-    assert loaded["ENGINE"] == "django.db.backends.postgresql"
+    assert loaded["ENGINE"] == "cs_platform.postgresql"
     assert loaded["HOST"] == "postgres"
     assert loaded["BROKER"].startswith("redis://redis:")
     assert loaded["CACHE"] == "django.core.cache.backends.redis.RedisCache"

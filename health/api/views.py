@@ -82,8 +82,12 @@ def _account(pk=None, external_id=None) -> Account:
     return get_object_or_404(Account.objects.only("id", "external_id", "name", "owner_id"), pk=pk)
 
 
-def health_body(account: Account, health: AccountHealth, override) -> dict:
+def health_body(account: Account, health: AccountHealth, override, scorecard_name=None) -> dict:
+    """The health response; ``scorecard_name`` spares reading the version's whole definition
+    when the caller already has the name."""
     version = health.scorecard_version
+    if version and scorecard_name is None:
+        scorecard_name = version.definition.get("name", "")
     return {
         "account": {"id": account.pk, "external_id": account.external_id, "name": account.name},
         "score": health.score,
@@ -97,7 +101,7 @@ def health_body(account: Account, health: AccountHealth, override) -> dict:
         "computed_at": health.computed_at.isoformat().replace("+00:00", "Z"),
         "scorecard": {
             "id": version.scorecard_id,
-            "name": version.definition.get("name", ""),
+            "name": scorecard_name,
             "version": version.number,
         }
         if version
@@ -126,12 +130,13 @@ _HEALTH_FIELDS = (
 @functools.cache
 def _health_statement(by: str) -> Statement:
     """The account (by ``by``: id or external_id) with its current health, scorecard version
-    and the override in force with its author's username, in one statement: a row even when
-    the account is not scored yet (LEFT JOINs), no row when there is no such account."""
+    (its name, not the whole definition) and the override in force with its author's username,
+    in one statement: a row even when the account is not scored yet (LEFT JOINs), no row when
+    there is no such account."""
     user_model = get_user_model()
     account = Columns(Account, "a", fields=("id", "external_id", "name", "owner_id"))
     health = Columns(AccountHealth, "h", fields=_HEALTH_FIELDS)
-    version = Columns(ScorecardVersion, "v", fields=("id", "scorecard_id", "number", "definition"))
+    version = Columns(ScorecardVersion, "v", fields=("id", "scorecard_id", "number"))
     override = Columns(HealthOverride, "o")
     author = Columns(user_model, "u", fields=("id", user_model.USERNAME_FIELD))
 
@@ -139,9 +144,14 @@ def _health_statement(by: str) -> Statement:
         def col(part, attname):
             return part.col(connection, attname)
 
+        definition = col(version, "definition")
+        if connection.vendor == "postgresql":
+            name = f"{definition} ->> 'name'"
+        else:
+            name = f"json_extract({definition}, '$.name')"
         # The override in force: open and not past its expiry (as overrides.active_overrides).
         return (
-            f"SELECT {select} FROM {account.table(connection)}"
+            f"SELECT {select}, {name} FROM {account.table(connection)}"
             f" LEFT JOIN {health.table(connection)}"
             f" ON {col(health, 'account_id')} = {col(account, 'id')}"
             f" LEFT JOIN {version.table(connection)}"
@@ -158,7 +168,8 @@ def _health_statement(by: str) -> Statement:
 
 
 def _health_row(pk=None, external_id=None) -> tuple:
-    """(account, health or None, override or None) in one query; 404 for no such account."""
+    """(account, health or None, override or None, scorecard name) in one query; 404 for no
+    such account."""
     if external_id is not None:
         by, value = "external_id", external_id
     else:
@@ -170,12 +181,12 @@ def _health_row(pk=None, external_id=None) -> tuple:
         found = _health_statement(by).fetch_one([now, value])
     if found is None:
         raise Http404(f"No {Account._meta.object_name} matches the given query.")
-    (account, health, version, override, author), _ = found
+    (account, health, version, override, author), (scorecard_name,) = found
     if health is not None:
         AccountHealth._meta.get_field("scorecard_version").set_cached_value(health, version)
     if override is not None:
         HealthOverride._meta.get_field("created_by").set_cached_value(override, author)
-    return account, health, override
+    return account, health, override, scorecard_name or ""
 
 
 class AccountHealthView(AccountScopedView):
@@ -183,7 +194,7 @@ class AccountHealthView(AccountScopedView):
 
     @extend_schema(responses={200: AccountHealthSerializer})
     def get(self, request, **kwargs):
-        account, health, override = _health_row(
+        account, health, override, scorecard_name = _health_row(
             self.kwargs.get("pk"), self.kwargs.get("external_id")
         )
         if health is None:
@@ -191,7 +202,7 @@ class AccountHealthView(AccountScopedView):
                 f"{account.name} has no health score yet: accounts are scored within seconds "
                 "of their first data, and every night."
             )
-        return Response(health_body(account, health, override))
+        return Response(health_body(account, health, override, scorecard_name))
 
 
 class HealthHistoryQuery(serializers.Serializer):

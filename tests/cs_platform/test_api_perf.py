@@ -226,3 +226,140 @@ def _keys(backend) -> list[str]:
 
     client = throttling._redis_clients[backend._cache]
     return [k.decode() for k in client.keys(f"{backend.key_prefix}:*")]
+
+
+# --- Rate limits taken in leases ------------------------------------------------------------
+
+
+@pytest.fixture
+def still_clock(monkeypatch):
+    """The rate limit's clock stands still mid-window: no test straddles two windows."""
+    from cs_platform.api import throttling
+
+    now = (int(throttling.time.time()) // 60) * 60 + 30.0
+    monkeypatch.setattr(throttling.time, "time", lambda: now)
+
+
+def test_a_busy_token_is_counted_in_leases_and_sees_every_request_counted(
+    api, issue_token, monkeypatch, still_clock
+):
+    from cs_platform.api import throttling
+
+    asked = []
+    real = throttling.count_request
+
+    def counting(key, amount=1):
+        asked.append(amount)
+        return real(key, amount)
+
+    monkeypatch.setattr(throttling, "count_request", counting)
+    client = api(issue_token("read", rate_limit=300)[0])
+    statuses, remaining = [], []
+    for _ in range(320):
+        response = client.get(ACCOUNTS)
+        statuses.append(response.status_code)
+        remaining.append(int(response["RateLimit-Remaining"]))
+    assert statuses == [200] * 300 + [429] * 20
+    assert remaining == [*range(299, -1, -1), *[0] * 20]
+    # Fewer round trips than requests (at this small limit; a busy token with a large limit
+    # makes one per 50), and leases shrink to one request near the limit.
+    assert sum(asked[: len(asked) - 20]) == 300 and len(asked) < 200
+    assert asked[0] == 6 and asked[-21] == 1
+
+
+def test_processes_sharing_a_token_never_serve_more_than_its_limit(issue_token):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cs_platform.api import throttling
+
+    # Each thread has its own cache backend, hence its own leases, as a process has; the
+    # local-memory cache of this test is shared by name, as Redis is by processes.
+    key, limit, window = f"ratelimit:test:{uuid.uuid4().hex}:1", 1_000, 1
+
+    def serve(count):
+        return [throttling.take(key, limit, window)[0] for _ in range(count)]
+
+    with ThreadPoolExecutor(1) as a, ThreadPoolExecutor(1) as b:
+        served = sum(a.submit(serve, 300).result())
+        served += sum(b.submit(serve, 500).result())
+        served += sum(a.submit(serve, 400).result())
+        served += sum(b.submit(serve, 400).result())
+    # Never more than the limit; what the other process holds unused is a small lease.
+    assert limit - 2 * throttling.LEASE_MAX <= served <= limit
+    assert served >= limit - 2 * (limit // throttling.LEASE_SHARE)
+
+
+def test_a_lease_of_an_earlier_window_is_not_spent_in_the_next(issue_token):
+    from cs_platform.api import throttling
+
+    key = f"ratelimit:test:{uuid.uuid4().hex}"
+    assert throttling.take(f"{key}:1", 500, 1) == (True, 499)  # a lease of 10 taken
+    # The next window starts afresh (its own key): nothing carried over, nothing lost.
+    assert throttling.take(f"{key}:2", 500, 2) == (True, 499)
+    assert throttling.take(f"{key}:2", 500, 2) == (True, 498)
+
+
+# --- PostgreSQL: prepared statements, a health check without a round trip -------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_health_statement_is_prepared_once_per_connection(api, issue_token, scored):
+    client = api(issue_token("read")[0])
+    url = f"{ACCOUNTS}{scored.pk}/health"
+    body = client.get(url).json()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).json() == body
+    assert [q["sql"].split(" ")[0] for q in queries.captured_queries] == ["EXECUTE"]
+    connection.close()  # a new session has nothing prepared: it is prepared again
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).json() == body
+    assert [q["sql"].split(" ")[0] for q in queries.captured_queries] == ["PREPARE", "EXECUTE"]
+
+
+@pytest.mark.postgres
+def test_without_prepared_statements_the_statement_is_sent_whole(
+    api, issue_token, scored, settings
+):
+    settings.DB_PREPARED_STATEMENTS = False
+    client = api(issue_token("read")[0])
+    client.get(f"{ACCOUNTS}{scored.pk}/health")
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(f"{ACCOUNTS}{scored.pk}/health").json()
+    assert body == expected_body(scored.pk)
+    assert [q["sql"].split(" ")[0] for q in queries.captured_queries] == ["SELECT"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_ended_is_replaced_before_a_request_uses_it(monkeypatch):
+    import time
+
+    import psycopg2
+    from django.db import close_old_connections
+
+    from cs_platform.postgresql.base import DatabaseWrapper
+
+    def backend_pid():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    connection.settings_dict["CONN_HEALTH_CHECKS"] = True
+    connection.close()
+    pid = backend_pid()
+    # A healthy connection is reused without asking the server (no SELECT 1).
+    real_is_usable = DatabaseWrapper.is_usable
+    monkeypatch.setattr(DatabaseWrapper, "is_usable", lambda self: pytest.fail("round trip"))
+    close_old_connections()  # what a server does as each request starts
+    assert backend_pid() == pid
+    monkeypatch.setattr(DatabaseWrapper, "is_usable", real_is_usable)
+    params = connection.get_connection_params()
+    with psycopg2.connect(**params) as other, other.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    other.close()
+    deadline = time.monotonic() + 5
+    while connection._socket_is_quiet() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    close_old_connections()
+    assert backend_pid() != pid  # replaced, and the request's query succeeded
