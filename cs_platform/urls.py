@@ -15,6 +15,10 @@ segment_urls = [
 ]
 
 urlpatterns = [
+    # Machine clients first: every dashboard include below has an empty prefix, so a URL
+    # listed after them is only found once all of theirs have been tried.
+    path("api/v1/", include("cs_platform.api.urls")),
+    path("v1/", include(segment_urls)),
     path("", include("dashboard.urls")),
     path("", include("accounts.urls")),
     path("", include("cs_platform.dashboard_urls")),
@@ -23,9 +27,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
-    path("api/v1/", include("cs_platform.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("v1/", include(segment_urls)),
     path("admin/", admin.site.urls),
 ]

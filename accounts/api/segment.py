@@ -14,7 +14,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed, ParseError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,7 +28,7 @@ from accounts.ingest import (
     event_time,
     ingest_messages,
 )
-from cs_platform.api.authentication import authenticate_token
+from cs_platform.api.authentication import authenticate_token, authorization_header
 from cs_platform.models import Scope
 
 
@@ -76,7 +76,7 @@ class WriteKeyAuthentication(BaseAuthentication):
     """Basic auth with the write key as username, Bearer, or ``writeKey`` in the body."""
 
     def authenticate(self, request):
-        parts = get_authorization_header(request).split()
+        parts = authorization_header(request).split()
         if parts and parts[0].lower() == b"basic" and len(parts) == 2:
             try:
                 decoded = base64.b64decode(parts[1], validate=True).decode()

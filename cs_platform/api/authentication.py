@@ -19,7 +19,8 @@ from django.db import DEFAULT_DB_ALIAS
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework import HTTP_HEADER_ENCODING
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from cs_platform import roles
@@ -184,9 +185,16 @@ post_save.connect(_group_changed, sender=Group, dispatch_uid="api-token-cache-gr
 post_delete.connect(_group_changed, sender=Group, dispatch_uid="api-token-cache-group-gone")
 
 
+def authorization_header(request) -> bytes:
+    """The Authorization header as bytes. DRF's get_authorization_header reads it through
+    ``request.headers``, which builds a mapping of every header on each request."""
+    value = request.META.get("HTTP_AUTHORIZATION", b"")
+    return value.encode(HTTP_HEADER_ENCODING) if isinstance(value, str) else value
+
+
 class BearerTokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        parts = get_authorization_header(request).split()
+        parts = authorization_header(request).split()
         if not parts or parts[0].lower() != b"bearer":
             return None
         if len(parts) != 2:
