@@ -54,16 +54,18 @@ class Columns:
         return f"{qn(self.alias)}.{qn(self.model._meta.get_field(attname).column)}"
 
     def converters(self, connection) -> list:
+        """[(index, converters, col)] of the fields that have converters on ``connection``."""
         found = self._converters.get(connection.alias)
         if found is None:
             found = []
-            for field in self.fields:
+            for index, field in enumerate(self.fields):
                 col = field.get_col(self.alias)
                 converters = [
                     *connection.ops.get_db_converters(col),
                     *field.get_db_converters(connection),
                 ]
-                found.append((converters, col))
+                if converters:
+                    found.append((index, converters, col))
             self._converters[connection.alias] = found
         return found
 
@@ -72,11 +74,12 @@ class Columns:
         its primary key is NULL (no match in a LEFT JOIN)."""
         if values[self._pk_index] is None:
             return None
-        converted = []
-        for value, (converters, col) in zip(values, self.converters(connection), strict=True):
+        converted = list(values)
+        for index, converters, col in self.converters(connection):
+            value = converted[index]
             for converter in converters:
                 value = converter(value, col, connection)
-            converted.append(value)
+            converted[index] = value
         return converted
 
     def make(self, using: str, converted: list):

@@ -148,8 +148,18 @@ def health_json(account, health, override, scorecard_name, components: str, move
     return RawJSON(text.encode())
 
 
+@functools.cache
+def _allowed_methods(view_class) -> list[str]:
+    return [m.upper() for m in view_class.http_method_names if hasattr(view_class, m)]
+
+
 class AccountScopedView(APIView):
     """An endpoint under /accounts/{id}/ or /accounts/by-external-id/{external_id}/."""
+
+    @property
+    def allowed_methods(self):
+        # DRF works this out (for the Allow header) on every response; it is the class's.
+        return _allowed_methods(type(self))
 
     def get_account(self) -> Account:
         return _account(self.kwargs.get("pk"), self.kwargs.get("external_id"))
