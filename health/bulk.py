@@ -15,6 +15,11 @@ from django.db import connection, transaction
 _SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
+class JSONText(str):
+    """A value already serialised to JSON (for a JSON column): written as it is, not
+    serialised again; the caller may have needed the text anyway (e.g. to hash it)."""
+
+
 def _text(value) -> str:
     """One field in PostgreSQL's COPY text format."""
     if value is None:
@@ -23,6 +28,8 @@ def _text(value) -> str:
         return "t" if value else "f"
     if isinstance(value, dict | list):
         value = json.dumps(value)
+    elif isinstance(value, JSONText):
+        pass
     elif isinstance(value, datetime | date):
         return value.isoformat()
     elif isinstance(value, int | float):
@@ -45,6 +52,7 @@ def upsert(model, columns: list[str], rows: list[tuple], conflict: list[str]) ->
     if not rows:
         return
     if connection.vendor != "postgresql":
+        rows = [[json.loads(v) if isinstance(v, JSONText) else v for v in row] for row in rows]
         model.objects.bulk_create(
             [model(**dict(zip(columns, row, strict=True))) for row in rows],
             update_conflicts=True,

@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
 from accounts.models import Account
-from health.bulk import upsert
+from health.bulk import JSONText, upsert
 from health.choices import Color
 from health.measures import REGISTRY, Context, ids_lookup, linear_points
 from health.models import AccountHealth, HealthChange, HealthSnapshot, ScorecardVersion
@@ -96,11 +96,20 @@ def _accounts_frame(account_ids: list[int], as_of: date, live: bool) -> pd.DataF
     return frame.rename(columns={"journey__stage": "stage"}).set_index("id")
 
 
-def _snapshots(account_ids, days: list[date]) -> dict[tuple[int, date], dict]:
-    rows = HealthSnapshot.objects.filter(
-        account_id__in=ids_lookup(account_ids), date__in=days
-    ).values_list("account_id", "date", "score", "color", "components")
-    return {(a, d): {"score": s, "color": c, "components": comp} for a, d, s, c, comp in rows}
+def _snapshots(account_ids, days: list[date], with_components: date) -> dict:
+    """{(account, day): {"score", "color", "components"}} of the snapshots of ``days``; the
+    components (JSON to decode, the bulk of a row) only of the day ``with_components``."""
+    components = Case(
+        When(date=with_components, then=F("components")),
+        default=Value(None),
+        output_field=HealthSnapshot._meta.get_field("components"),
+    )
+    rows = (
+        HealthSnapshot.objects.filter(account_id__in=ids_lookup(account_ids), date__in=days)
+        .annotate(wanted=components)
+        .values_list("account_id", "date", "score", "color", "wanted")
+    )
+    return {(a, d): {"score": s, "color": c, "components": comp or []} for a, d, s, c, comp in rows}
 
 
 def score_chunk(
@@ -130,7 +139,8 @@ def score_chunk(
                 computed[key] = REGISTRY[item["kind"]].compute(ctx, item["params"])
 
     week_ago, month_ago, yesterday = (as_of - timedelta(days=n) for n in (7, 30, 1))
-    history = _snapshots(ids, [week_ago, month_ago, yesterday])
+    # Movers compare with the components of a week ago; the other days give score and colour.
+    history = _snapshots(ids, [week_ago, month_ago, yesterday], with_components=week_ago)
     digests = {}
     if live:
         previous = {}
@@ -322,10 +332,12 @@ def _compact(components: list[dict]) -> list[dict]:
     return [{k: c[k] for k in keep if k in c} for c in components if not c["missing"]]
 
 
-def _digest(r: AccountScore) -> str:
-    payload = [r.score, r.color, r.components, r.movers, r.explanation, r.trend_7d,
-               r.trend_30d, r.version.pk]  # fmt: skip
-    return hashlib.md5(json.dumps(payload).encode(), usedforsecurity=False).hexdigest()
+def _digest(r: AccountScore, components: str) -> str:
+    """What identifies a score: the same inputs give the same digest (``components``: the
+    components as JSON, serialised once for this and for writing them)."""
+    payload = [r.score, r.color, r.movers, r.explanation, r.trend_7d, r.trend_30d, r.version.pk]
+    text = f"{components}\n{json.dumps(payload)}"
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> list[int]:
@@ -337,8 +349,10 @@ def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> lis
     if live:
         # A score identical to the one already stored for the day is not written again (no
         # churn for an idempotent recompute); only its computed_at moves.
+        components = {}
         for r in results:
-            r.digest = _digest(r)
+            components[r.account_id] = JSONText(json.dumps(r.components))
+            r.digest = _digest(r, components[r.account_id])
         written = [r for r in results if r.digest != r.previous_digest]
         same = [r.account_id for r in results if r.digest == r.previous_digest]
         if same:
@@ -360,7 +374,7 @@ def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> lis
             ["account_id", "score", "color", "components", "movers", "explanation", "trend_7d",
              "trend_30d", "as_of", "computed_at", "scorecard_version_id", "digest"],
             [
-                (r.account_id, r.score, r.color, r.components, r.movers, r.explanation,
+                (r.account_id, r.score, r.color, components[r.account_id], r.movers, r.explanation,
                  r.trend_7d, r.trend_30d, as_of, now, r.version.pk, r.digest)
                 for r in written
             ],
