@@ -10,6 +10,21 @@ from accounts.models import Account
 from health.choices import Color, Sentiment
 
 
+class JSONTextField(models.JSONField):
+    """JSON stored as text: PostgreSQL's ``json`` rather than ``jsonb``.
+
+    For documents written and read whole and never searched inside (a score's components):
+    ``json`` only checks the text, where ``jsonb`` parses it into a tree on every write and
+    prints it back on every read, which for 10,000 scores of ~3 KB is a large share of a
+    nightly recompute. (``json`` has no equality operator: no DISTINCT or GROUP BY on it.)
+    """
+
+    def db_type(self, connection):
+        if connection.vendor == "postgresql":
+            return "json"
+        return super().db_type(connection)
+
+
 class Scorecard(models.Model):
     """How health is scored for a segment of accounts: bands and weighted measures.
 
@@ -127,7 +142,7 @@ class AccountHealth(models.Model):
     )
     score = models.FloatField()
     color = models.CharField(max_length=10, choices=Color.choices, db_index=True)
-    components = models.JSONField(default=list)
+    components = JSONTextField(default=list)
     movers = models.JSONField(default=list, help_text="Biggest changes since 7 days ago.")
     explanation = models.TextField()
     trend_7d = models.FloatField(null=True, blank=True, help_text="Points since 7 days ago.")
@@ -157,7 +172,7 @@ class HealthSnapshot(models.Model):
     date = models.DateField()
     score = models.FloatField()
     color = models.CharField(max_length=10, choices=Color.choices)
-    components = models.JSONField(default=list)
+    components = JSONTextField(default=list)
     explanation = models.TextField(blank=True)
     scorecard_version = models.ForeignKey(
         ScorecardVersion, null=True, on_delete=models.SET_NULL, related_name="+"
