@@ -1,8 +1,10 @@
 """The API's fast paths (issue 3): what they skip must not change what clients see.
 
 Tokens are remembered per process for a few seconds (cs_platform.api.authentication), the
-health endpoint answers from one statement (health.api.views), and the rate limit counts in
-one Redis round trip (cs_platform.api.throttling).
+health endpoint answers from one statement, prepared once per connection on PostgreSQL
+(health.api.views, cs_platform.api.rows), the rate limit is counted in leases of several
+requests, one Redis round trip each (cs_platform.api.throttling), and a reused connection is
+checked without a round trip (cs_platform.postgresql).
 """
 
 import json
