@@ -277,6 +277,7 @@ def floor_query(vendor: str) -> str:
 
 
 # What scoring reads and writes: vacuumed first when the server runs without autovacuum.
+NEW_DAY_RUNS = 3
 RECOMPUTE_TABLES = (
     "accounts_account", "accounts_contact", "accounts_dailyaccountusage",
     "accounts_dailycontactusage", "accounts_dailyfeatureusage", "accounts_surveyresponse",
@@ -311,21 +312,30 @@ def health_full_recompute(ctx: Context) -> Case:
         )
         # The timed runs repeat the same day, so their scores already stand and are not
         # rewritten; the first recompute of a new day (the nightly run) writes every score
-        # and snapshot. Timed once here, then undone.
-        log("health_full_recompute: the first recompute of the next day (writes everything)")
+        # and snapshot. Timed NEW_DAY_RUNS times, each undone (and the dead rows it leaves
+        # vacuumed away where autovacuum is off); the median is reported.
+        log(
+            f"health_full_recompute: the first recompute of the next day (writes everything), "
+            f"{NEW_DAY_RUNS} times"
+        )
         next_day = ctx.as_of + timedelta(days=1)
-        before = datetime.now(UTC)
-        started = clock.perf_counter()
-        recompute_all(next_day)
-        new_day = clock.perf_counter() - started
-        HealthSnapshot.objects.filter(date=next_day).delete()
-        recompute_all(ctx.as_of)
-        HealthChange.objects.filter(changed_at__gte=before).delete()
+        runs = []
+        for _ in range(NEW_DAY_RUNS):
+            before = datetime.now(UTC)
+            started = clock.perf_counter()
+            recompute_all(next_day)
+            runs.append(clock.perf_counter() - started)
+            HealthSnapshot.objects.filter(date=next_day).delete()
+            recompute_all(ctx.as_of)
+            HealthChange.objects.filter(changed_at__gte=before).delete()
+            vacuum_if_no_autovacuum(RECOMPUTE_TABLES[-3:], "health_full_recompute")
+        new_day = sorted(runs)[len(runs) // 2]
         return {
             "new_day_seconds": round(new_day, 6),
             "new_day_ratio": round(new_day / result["floor_seconds"], 3)
             if result["floor_seconds"]
             else None,
+            "new_day_runs": [round(r, 3) for r in runs],
             "max_rss_mib": probe["max_rss_mib"],
             "baseline_rss_mib": probe["baseline_rss_mib"],
             "scored": AccountHealth.objects.filter(as_of=ctx.as_of).count(),
