@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -220,12 +220,20 @@ def ingest_messages(messages: list, *, received_at=None, sent_at=None) -> list[M
             with transaction.atomic():
                 _store(valid, results, received_at)
             break
-        except IntegrityError:
-            # A concurrent request created the same account or contact a moment earlier;
-            # a second pass finds it committed and updates it instead.
-            if attempt == CONFLICT_RETRIES - 1:
+        except (IntegrityError, OperationalError) as exc:
+            # A concurrent request created the same account or contact a moment earlier (a
+            # second pass finds it committed and updates it instead), or the database broke
+            # a deadlock with another writer of the same rows by failing this batch.
+            if attempt == CONFLICT_RETRIES - 1 or not _may_retry(exc):
                 raise
     return [results[i] for i in sorted(results)]
+
+
+def _may_retry(exc) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    # PostgreSQL's deadlock_detected and serialization_failure: nothing was written.
+    return getattr(exc.__cause__, "pgcode", None) in {"40P01", "40001"}
 
 
 def _store(valid, results, received_at):

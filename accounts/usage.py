@@ -91,8 +91,9 @@ def rebuild_daily_usage(start: date, end: date, account_ids=None) -> dict[str, i
 def add_to_rollups(events) -> None:
     """Add newly stored events, given as (account_id, contact_id or None, name, occurred_at).
 
-    Three upserts that add counts, then one UPDATE that recounts the touched account-days'
-    active contacts and distinct features from their (small) contact and feature rows.
+    On PostgreSQL one statement (see ``_add_rollups_postgresql``); elsewhere three upserts
+    that add counts, then one UPDATE that recounts the touched account-days' active contacts
+    and distinct features from their (small) contact and feature rows.
     """
     per_account, per_contact, per_feature = Counter(), Counter(), Counter()
     for account_id, contact_id, name, occurred_at in events:
@@ -103,11 +104,72 @@ def add_to_rollups(events) -> None:
             per_contact[(contact_id, account_id, day)] += 1
     if not per_account:
         return
+    if connection.vendor == "postgresql":
+        _add_rollups_postgresql(per_account, per_contact, per_feature)
+        return
     _add_counts(DailyAccountUsage, ["account_id", "date"], per_account)
     _add_counts(DailyContactUsage, ["contact_id", "account_id", "date"], per_contact)
     _add_counts(DailyFeatureUsage, ["account_id", "date", "name"], per_feature)
 
     _recount_days(sorted(per_account))
+
+
+def _add_rollups_postgresql(per_account: Counter, per_contact: Counter, per_feature: Counter):
+    """The three upserts in one statement, the rows sent as arrays. A contact's or an event
+    name's first row of an account-day adds one to the day's active contacts or distinct
+    events (``xmax = 0`` in RETURNING: the row was inserted, not updated), so the day needs
+    no recount.
+
+    Rows are locked in one order, or two batches touching the same days deadlock: keys
+    sorted within each table, and the tables in a fixed order, contacts, features, accounts
+    (the feature rows wait for the contact rows through the ``WHERE`` on ``c``; the account
+    rows are written after the ORDER BY has read both)."""
+    quote = connection.ops.quote_name
+    usage, contacts, features = (
+        quote(m._meta.db_table) for m in (DailyAccountUsage, DailyContactUsage, DailyFeatureUsage)
+    )
+    account, day = _column(DailyAccountUsage, "account_id"), _column(DailyAccountUsage, "date")
+    contact, name = _column(DailyContactUsage, "contact_id"), _column(DailyFeatureUsage, "name")
+    count, active = quote("event_count"), _column(DailyAccountUsage, "active_contacts")
+    distinct = _column(DailyAccountUsage, "distinct_events")
+
+    def columns(counts: Counter) -> list[list]:
+        rows = [(*key, n) for key, n in sorted(counts.items())]
+        return [list(column) for column in zip(*rows, strict=True)] if rows else []
+
+    contact_columns = columns(per_contact) or [[], [], [], []]
+    feature_columns, account_columns = columns(per_feature), columns(per_account)
+    sql = f"""
+        WITH c AS (
+            INSERT INTO {contacts} ({contact}, {account}, {day}, {count})
+            SELECT * FROM UNNEST(%s::bigint[], %s::bigint[], %s::date[], %s::integer[])
+            ON CONFLICT ({contact}, {account}, {day})
+            DO UPDATE SET {count} = {contacts}.{count} + EXCLUDED.{count}
+            RETURNING {account} AS account_id, {day} AS day, ({contacts}.xmax = 0) AS new
+        ), f AS (
+            INSERT INTO {features} ({account}, {day}, {name}, {count})
+            SELECT * FROM UNNEST(%s::bigint[], %s::date[], %s::text[], %s::integer[])
+            WHERE (SELECT count(*) FROM c) >= 0
+            ON CONFLICT ({account}, {day}, {name})
+            DO UPDATE SET {count} = {features}.{count} + EXCLUDED.{count}
+            RETURNING {account} AS account_id, {day} AS day, ({features}.xmax = 0) AS new
+        ), nc AS (
+            SELECT account_id, day, count(*) FILTER (WHERE new) AS n FROM c GROUP BY 1, 2
+        ), nf AS (
+            SELECT account_id, day, count(*) FILTER (WHERE new) AS n FROM f GROUP BY 1, 2
+        )
+        INSERT INTO {usage} ({account}, {day}, {count}, {active}, {distinct})
+        SELECT a.account_id, a.day, a.n, COALESCE(nc.n, 0), COALESCE(nf.n, 0)
+        FROM UNNEST(%s::bigint[], %s::date[], %s::integer[]) AS a(account_id, day, n)
+        LEFT JOIN nc USING (account_id, day) LEFT JOIN nf USING (account_id, day)
+        ORDER BY a.account_id, a.day
+        ON CONFLICT ({account}, {day}) DO UPDATE SET
+            {count} = {usage}.{count} + EXCLUDED.{count},
+            {active} = {usage}.{active} + EXCLUDED.{active},
+            {distinct} = {usage}.{distinct} + EXCLUDED.{distinct}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*contact_columns, *feature_columns, *account_columns])
 
 
 def _recount_days(days: list[tuple[int, date]]) -> None:

@@ -103,3 +103,24 @@ def test_adding_batches_gives_the_same_rollups_as_a_rebuild(usage):
     assert _snapshot() == added
     day2 = DailyAccountUsage.objects.get(account=usage[0], date=date(2026, 3, 2))
     assert (day2.event_count, day2.active_contacts, day2.distinct_events) == (3, 2, 2)
+
+
+def test_many_small_batches_count_people_and_features_as_a_rebuild_does():
+    from accounts.models import Event
+
+    accounts = [AccountFactory(), AccountFactory()]
+    people = [ContactFactory(account=a) for a in accounts for _ in range(3)]
+    for n in range(60):
+        person = people[n % len(people)] if n % 5 else None
+        account = person.account if person else accounts[n % 2]
+        EventFactory(
+            account=account, contact=person, name=f"f{n % 4}", occurred_at=at(1 + n % 3, 9, n)
+        )
+    events = list(
+        Event.objects.order_by("?").values_list("account_id", "contact_id", "name", "occurred_at")
+    )
+    for start in range(0, len(events), 7):  # the same people and features again and again
+        add_to_rollups(events[start : start + 7])
+    added = _snapshot()
+    rebuild_daily_usage(date(2026, 3, 1), date(2026, 3, 3))
+    assert _snapshot() == added
