@@ -479,7 +479,7 @@ def _reject(message, reason) -> MessageResult:
 
 
 def _insert_events(rows) -> set[str]:
-    """INSERT ... ON CONFLICT (message_id) DO NOTHING RETURNING message_id, in chunks.
+    """INSERT ... ON CONFLICT (message_id) DO NOTHING RETURNING message_id.
 
     Returns the message ids actually stored; the others were already there (duplicates),
     even when a concurrent request stored them a moment ago.
@@ -488,34 +488,33 @@ def _insert_events(rows) -> set[str]:
         return set()
     table = connection.ops.quote_name(Event._meta.db_table)
     columns = "account_id, contact_id, name, occurred_at, properties, message_id, received_at"
-    stored: set[str] = set()
-    field = Event._meta.get_field("occurred_at")
-    # psycopg2 sends aware datetimes (validation made them aware) as they are: the field's
-    # preparation, with its checks, cost more than the rest of a row. SQLite needs it.
-    native = connection.vendor == "postgresql"
-
-    def prep(value):
-        return value if native else field.get_db_prep_value(value, connection)
-
+    returning = "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+    rows = [
+        (account_id, contact_id, name, at, json.dumps(props, default=str), message_id, received)
+        for account_id, contact_id, name, at, props, message_id, received in rows
+    ]
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # The rows as seven arrays: PostgreSQL parses seven parameters rather than a
+            # VALUES list of seven per event (psycopg2 sends aware datetimes as they are).
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST(%s::bigint[], "
+                "%s::bigint[], %s::text[], %s::timestamptz[], %s::jsonb[], %s::text[], "
+                f"%s::timestamptz[]) {returning}",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return {row[0] for row in cursor.fetchall()}
+        field = Event._meta.get_field("occurred_at")
+        stored: set[str] = set()
         for start in range(0, len(rows), 500):
             chunk = rows[start : start + 500]
             placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
             params = []
             for account_id, contact_id, name, at, props, message_id, received in chunk:
-                params += [
-                    account_id,
-                    contact_id,
-                    name,
-                    prep(at),
-                    json.dumps(props, default=str),
-                    message_id,
-                    prep(received),
-                ]
+                at, received = (field.get_db_prep_value(v, connection) for v in (at, received))
+                params += [account_id, contact_id, name, at, props, message_id, received]
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
-                "ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
-                params,
+                f"INSERT INTO {table} ({columns}) VALUES {placeholders} {returning}", params
             )
             stored.update(row[0] for row in cursor.fetchall())
     return stored
