@@ -17,7 +17,7 @@ import hashlib
 import re
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connections
 from django.db.backends.signals import connection_created
 from django.db.models.base import ModelState
 
@@ -163,7 +163,17 @@ class Statement:
         if name not in done:
             cursor.execute(prepare)
             done.add(name)
-        cursor.execute(execute, params)
+        try:
+            cursor.execute(execute, params)
+        except NotSupportedError as exc:
+            # A migration changed the type of a column the statement returns (while this
+            # process kept its connection): PostgreSQL refuses the old plan ("cached plan must
+            # not change result type"). Outside a transaction, prepare it again, once.
+            if connection.in_atomic_block or getattr(exc.__cause__, "pgcode", None) != "0A000":
+                raise
+            cursor.execute(f"DEALLOCATE {name}")
+            cursor.execute(prepare)
+            cursor.execute(execute, params)
 
     def fetch_values(self, params, using: str = DEFAULT_DB_ALIAS) -> tuple | None:
         """([each part's converted values or None], extra values) of the first row, or None

@@ -365,3 +365,24 @@ def test_a_connection_the_server_ended_is_replaced_before_a_request_uses_it(monk
         time.sleep(0.01)
     close_old_connections()
     assert backend_pid() != pid  # replaced, and the request's query succeeded
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_column_type_changed_by_a_migration_gets_the_statement_prepared_again(
+    api, issue_token, scored
+):
+    client = api(issue_token("read")[0])
+    url = f"{ACCOUNTS}{scored.pk}/health"
+    body = client.get(url).json()  # prepared on this connection
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE health_accounthealth ALTER COLUMN explanation TYPE varchar")
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).json() == body
+        assert [q["sql"].split(" ")[0] for q in queries.captured_queries] == [
+            "EXECUTE", "DEALLOCATE", "PREPARE", "EXECUTE"
+        ]  # fmt: skip
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE health_accounthealth ALTER COLUMN explanation TYPE text")
