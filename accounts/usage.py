@@ -173,37 +173,27 @@ def _add_rollups_postgresql(per_account: Counter, per_contact: Counter, per_feat
 
 
 def _recount_days(days: list[tuple[int, date]]) -> None:
-    """Recount active contacts and distinct features of the touched account-days.
+    """Recount active contacts and distinct features of the touched account-days (the path
+    of databases other than PostgreSQL, which counts new rows instead).
 
     Raw SQL with a VALUES list: the ORM's OR-chain of (account, date) pairs cost more to
-    build than the UPDATE itself costs to run (ingestion calls this for every batch). On
-    PostgreSQL the list is joined (UPDATE ... FROM): written as ``IN (VALUES ...)`` the
-    planner guessed a hundred times the rows, and its cost estimate crossed the threshold
-    of JIT compilation, which took three times longer than the update (on every batch).
+    build than the UPDATE itself costs to run (ingestion calls this for every batch).
     """
     quote = connection.ops.quote_name
     usage, contacts, features = (
         quote(m._meta.db_table) for m in (DailyAccountUsage, DailyContactUsage, DailyFeatureUsage)
     )
     account, day = _column(DailyAccountUsage, "account_id"), _column(DailyAccountUsage, "date")
-    counts = (
-        f"active_contacts = (SELECT COUNT(*) FROM {contacts} c WHERE c.{account} = "
-        f"{usage}.{account} AND c.{day} = {usage}.{day}), "
-        f"distinct_events = (SELECT COUNT(*) FROM {features} f WHERE f.{account} = "
-        f"{usage}.{account} AND f.{day} = {usage}.{day})"
-    )
-    if connection.vendor == "postgresql":
-        rows = ", ".join(["(%s::bigint, %s::date)"] * len(days))
-        where = (
-            f"FROM (VALUES {rows}) AS v(account_id, day) "
-            f"WHERE {usage}.{account} = v.account_id AND {usage}.{day} = v.day"
-        )
-    else:
-        rows = ", ".join(["(%s, %s)"] * len(days))
-        where = f"WHERE ({account}, {day}) IN (VALUES {rows})"
+    rows = ", ".join(["(%s, %s)"] * len(days))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {usage} SET {counts} {where}", [value for pair in days for value in pair]
+            f"UPDATE {usage} SET "
+            f"active_contacts = (SELECT COUNT(*) FROM {contacts} c WHERE c.{account} = "
+            f"{usage}.{account} AND c.{day} = {usage}.{day}), "
+            f"distinct_events = (SELECT COUNT(*) FROM {features} f WHERE f.{account} = "
+            f"{usage}.{account} AND f.{day} = {usage}.{day}) "
+            f"WHERE ({account}, {day}) IN (VALUES {rows})",
+            [value for pair in days for value in pair],
         )
 
 

@@ -4,8 +4,9 @@ Building a queryset and compiling it to SQL costs Django about half a millisecon
 more than the database takes to answer a primary-key lookup. A hot endpoint can instead run
 one fixed statement (several tables joined) and cut each row into model instances here: the
 columns come from the models' metadata, the values go through the same converters the ORM
-applies (JSON, dates, booleans on SQLite...), and ``Model.from_db`` makes the instances, so
-the rest of the code sees ordinary models (fields not selected are deferred, loaded on use).
+applies (JSON, dates, booleans on SQLite...), and the instances are made as ``Model.from_db``
+makes them (see ``Columns.make``), so the rest of the code sees ordinary models (fields not
+selected are deferred, loaded on use).
 
 On PostgreSQL each statement is also prepared once per connection (``PREPARE``, then
 ``EXECUTE``): planning a join of five tables costs the server several times what running it
