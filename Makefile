@@ -17,13 +17,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# Serve the dashboard with a Celery worker and beat; Ctrl-C stops all three.
+# Serve the dashboard with a Celery worker and beat; Ctrl-C stops all three. Without
+# DATABASE_URL the embedded PostgreSQL (data in var/postgres) runs for as long as they do.
 run: export DEBUG ?= true
 run: $(STAMP)
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo --if-empty
-	@echo "Dashboard: http://127.0.0.1:$${WEB_PORT:-8000}  (Ctrl-C stops web, worker and beat)"
-	$(BIN)/honcho start -f Procfile
+	@$(BIN)/python cs_platform/embedded.py run -- \
+	  "$(BIN)/python manage.py migrate --noinput" \
+	  "$(BIN)/python manage.py seed_demo --if-empty" \
+	  "echo 'Dashboard: http://127.0.0.1:$${WEB_PORT:-8000}  (Ctrl-C stops web, worker and beat)'" \
+	  "$(BIN)/honcho start -f Procfile"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

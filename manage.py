@@ -22,7 +22,7 @@ def main():
         from django.conf import settings
 
         db = settings.DATABASES["default"]
-        where = f"{db.get('HOST') or 'local file'} / {db['NAME']}"
+        where = f"{db.get('HOST')} / {db['NAME']}"
         sys.stderr.write(
             f"Database error ({where}; check DATABASE_URL): {str(exc).strip()}\n"
             "Run again with --traceback for details.\n"

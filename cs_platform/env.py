@@ -119,11 +119,11 @@ def env_url(name: str, default: str, *, schemes: set[str]) -> str:
     return value
 
 
-DATABASE_SCHEMES = {"sqlite", "postgres", "postgresql", "pgsql"}
+DATABASE_SCHEMES = {"postgres", "postgresql", "pgsql"}
 
 
 def env_database(name: str, default: str, *, conn_max_age: int = 60) -> dict:
-    """Parse a database URL into Django's DATABASES entry, refusing engines we do not support."""
+    """Parse a PostgreSQL URL into Django's DATABASES entry (the only database supported)."""
     url = env_url(name, default, schemes=DATABASE_SCHEMES)
     if not url:
         raise ConfigError(name, "must not be empty")
@@ -136,15 +136,6 @@ def env_database(name: str, default: str, *, conn_max_age: int = 60) -> dict:
     if config["ENGINE"] == "django.db.backends.postgresql":
         # Django's backend, with a health check that needs no round trip (see its module).
         config["ENGINE"] = "cs_platform.postgresql"
-    if config["ENGINE"] == "django.db.backends.sqlite3":
-        # SQLite serves web, worker and beat at once: WAL lets readers run beside a writer,
-        # and IMMEDIATE transactions take the write lock up front instead of failing midway.
-        config["CONN_MAX_AGE"] = 0
-        config["OPTIONS"] = {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-        }
     return config
 
 

@@ -137,3 +137,11 @@ def api(client):
         return client
 
     return with_token
+
+
+@pytest.fixture(autouse=True)
+def _fresh_peer_benchmarks():
+    # Peer populations are cached per process for a few minutes; each test has its own data.
+    from health import peers
+
+    peers._cache.clear()

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from cs_platform import embedded
+
 REPO = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DEBUG": "false",
@@ -78,8 +80,13 @@ def manage(*args, env, tmp_path):
                 "ALLOWED_HOSTS": "x",
                 "DATABASE_URL": "postgres://h/db",
             },
-            "CELERY_BROKER_URL",
+            "REDIS_URL",
             "required when DEBUG is off",
+        ),
+        (
+            {"DEBUG": "true", "CELERY_BROKER_URL": "redis://h:6379/0"},
+            "REDIS_URL",
+            "required with CELERY_BROKER_URL",
         ),
     ],
 )
@@ -112,11 +119,13 @@ def test_production_values_pass_the_deploy_check(tmp_path):
 
 
 def test_debug_mode_needs_nothing_but_python(tmp_path):
-    """`make run` defaults: SQLite file, filesystem broker and cache, all under var/."""
+    """`make run` defaults: the embedded PostgreSQL and Valkey, both under var/; the process
+    that started them stops them when it exits."""
     probe = (
         "import django, json; django.setup(); from django.conf import settings as s; "
-        "print(json.dumps([s.DATABASES['default']['ENGINE'], str(s.DATABASES['default']['NAME']), "
-        "s.CELERY_BROKER_URL, s.CACHES['default']['BACKEND']]))"
+        "from django.db import connection; connection.ensure_connection(); "
+        "print(json.dumps([s.DATABASES['default']['ENGINE'], s.DATABASES['default']['HOST'], "
+        "connection.vendor, s.CELERY_BROKER_URL, s.CACHES['default']['BACKEND']]))"
     )
     result = run(
         [sys.executable, "-c", probe],
@@ -124,17 +133,21 @@ def test_debug_mode_needs_nothing_but_python(tmp_path):
         tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    engine, name, broker, cache = __import__("json").loads(result.stdout)
-    assert engine == "django.db.backends.sqlite3" and name.startswith(str(tmp_path / "var"))
-    assert broker == "filesystem://"
-    assert cache.endswith("FileBasedCache")
+    engine, host, vendor, broker, cache = __import__("json").loads(result.stdout)
+    assert engine == "cs_platform.postgresql" and vendor == "postgresql"
+    assert host == str(tmp_path / "var" / "postgres")
+    port = (tmp_path / "var" / "valkey" / "port").read_text()
+    assert broker == f"redis://127.0.0.1:{port}/0"
+    assert cache.endswith("RedisCache")
+    assert not (tmp_path / "var" / "postgres" / "postmaster.pid").exists()
+    assert embedded.valkey_port(tmp_path / "var") is None
 
 
 def test_a_database_that_was_never_migrated_is_reported_in_one_line(tmp_path):
     result = manage("seed_demo", "--accounts=1", env={"DEBUG": "true"}, tmp_path=tmp_path)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("Database error (local file / ")
+    assert result.stderr.startswith(f"Database error ({tmp_path / 'var' / 'postgres'} / ")
 
 
 def test_an_unreachable_database_is_reported_in_one_line(tmp_path):
