@@ -21,6 +21,7 @@ from accounts.dirty import mark_dirty
 from accounts.models import Account, Contact, Event, ProcessedMessage
 from accounts.upsert import upsert_accounts, upsert_contacts
 from accounts.usage import add_to_rollups
+from cs_platform.sql import unnest
 
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -488,36 +489,19 @@ def _insert_events(rows) -> set[str]:
         return set()
     table = connection.ops.quote_name(Event._meta.db_table)
     columns = "account_id, contact_id, name, occurred_at, properties, message_id, received_at"
-    returning = "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
+    conflict = "ON CONFLICT (message_id) DO NOTHING RETURNING message_id"
     rows = [
         (account_id, contact_id, name, at, json.dumps(props, default=str), message_id, received)
         for account_id, contact_id, name, at, props, message_id, received in rows
     ]
+    # The rows as seven arrays: PostgreSQL parses seven parameters rather than a VALUES list
+    # of seven per event (psycopg2 sends aware datetimes as they are).
+    source, params = unnest(
+        rows, "bigint", "bigint", "text", "timestamptz", "jsonb", "text", "timestamptz"
+    )
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # The rows as seven arrays: PostgreSQL parses seven parameters rather than a
-            # VALUES list of seven per event (psycopg2 sends aware datetimes as they are).
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM UNNEST(%s::bigint[], "
-                "%s::bigint[], %s::text[], %s::timestamptz[], %s::jsonb[], %s::text[], "
-                f"%s::timestamptz[]) {returning}",
-                [list(column) for column in zip(*rows, strict=True)],
-            )
-            return {row[0] for row in cursor.fetchall()}
-        field = Event._meta.get_field("occurred_at")
-        stored: set[str] = set()
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
-            placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-            params = []
-            for account_id, contact_id, name, at, props, message_id, received in chunk:
-                at, received = (field.get_db_prep_value(v, connection) for v in (at, received))
-                params += [account_id, contact_id, name, at, props, message_id, received]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) VALUES {placeholders} {returning}", params
-            )
-            stored.update(row[0] for row in cursor.fetchall())
-    return stored
+        cursor.execute(f"INSERT INTO {table} ({columns}) SELECT * FROM {source} {conflict}", params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _after_events(accepted, contacts):
@@ -538,25 +522,17 @@ def _widen_seen(seen: dict[int, tuple[datetime, datetime]]) -> None:
     """Move first_seen_at back and last_seen_at forward where this batch says so."""
     if not seen:
         return
-    if connection.vendor == "postgresql":
-        # One UPDATE ... FROM (VALUES ...); the ORM's bulk_update builds a CASE per row.
-        table = connection.ops.quote_name(Contact._meta.db_table)
-        values = ", ".join(["(%s, %s::timestamptz, %s::timestamptz)"] * len(seen))
-        params = [v for pk, (low, high) in seen.items() for v in (pk, low, high)]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS c SET "
-                "first_seen_at = LEAST(COALESCE(c.first_seen_at, v.low), v.low), "
-                "last_seen_at = GREATEST(COALESCE(c.last_seen_at, v.high), v.high) "
-                f"FROM (VALUES {values}) AS v(id, low, high) WHERE c.id = v.id "
-                "AND (c.first_seen_at IS NULL OR c.first_seen_at > v.low "
-                "OR c.last_seen_at IS NULL OR c.last_seen_at < v.high)",
-                params,
-            )
-        return
-    people = Contact.objects.filter(pk__in=seen).only("id", "first_seen_at", "last_seen_at")
-    for person in people:
-        low, high = seen[person.pk]
-        person.first_seen_at = min(filter(None, [person.first_seen_at, low]))
-        person.last_seen_at = max(filter(None, [person.last_seen_at, high]))
-    Contact.objects.bulk_update(people, ["first_seen_at", "last_seen_at"], batch_size=1000)
+    # One UPDATE from three arrays; the ORM's bulk_update builds a CASE per row.
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    rows = [(pk, low, high) for pk, (low, high) in seen.items()]
+    source, params = unnest(rows, "bigint", "timestamptz", "timestamptz")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS c SET "
+            "first_seen_at = LEAST(COALESCE(c.first_seen_at, v.low), v.low), "
+            "last_seen_at = GREATEST(COALESCE(c.last_seen_at, v.high), v.high) "
+            f"FROM {source} AS v(id, low, high) WHERE c.id = v.id "
+            "AND (c.first_seen_at IS NULL OR c.first_seen_at > v.low "
+            "OR c.last_seen_at IS NULL OR c.last_seen_at < v.high)",
+            params,
+        )

@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 
 from accounts.models import DailyAccountUsage, DailyContactUsage, DailyFeatureUsage, Event
+from cs_platform.sql import unnest
 
 
 def _day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -89,12 +90,8 @@ def rebuild_daily_usage(start: date, end: date, account_ids=None) -> dict[str, i
 
 
 def add_to_rollups(events) -> None:
-    """Add newly stored events, given as (account_id, contact_id or None, name, occurred_at).
-
-    On PostgreSQL one statement (see ``_add_rollups_postgresql``); elsewhere three upserts
-    that add counts, then one UPDATE that recounts the touched account-days' active contacts
-    and distinct features from their (small) contact and feature rows.
-    """
+    """Add newly stored events, given as (account_id, contact_id or None, name, occurred_at),
+    in one statement (see ``_add_rollups``)."""
     per_account, per_contact, per_feature = Counter(), Counter(), Counter()
     for account_id, contact_id, name, occurred_at in events:
         day = occurred_at.astimezone(UTC).date()
@@ -104,17 +101,10 @@ def add_to_rollups(events) -> None:
             per_contact[(contact_id, account_id, day)] += 1
     if not per_account:
         return
-    if connection.vendor == "postgresql":
-        _add_rollups_postgresql(per_account, per_contact, per_feature)
-        return
-    _add_counts(DailyAccountUsage, ["account_id", "date"], per_account)
-    _add_counts(DailyContactUsage, ["contact_id", "account_id", "date"], per_contact)
-    _add_counts(DailyFeatureUsage, ["account_id", "date", "name"], per_feature)
-
-    _recount_days(sorted(per_account))
+    _add_rollups(per_account, per_contact, per_feature)
 
 
-def _add_rollups_postgresql(per_account: Counter, per_contact: Counter, per_feature: Counter):
+def _add_rollups(per_account: Counter, per_contact: Counter, per_feature: Counter) -> None:
     """The three upserts in one statement, the rows sent as arrays. A contact's or an event
     name's first row of an account-day adds one to the day's active contacts or distinct
     events (``xmax = 0`` in RETURNING: the row was inserted, not updated), so the day needs
@@ -133,22 +123,22 @@ def _add_rollups_postgresql(per_account: Counter, per_contact: Counter, per_feat
     count, active = quote("event_count"), _column(DailyAccountUsage, "active_contacts")
     distinct = _column(DailyAccountUsage, "distinct_events")
 
-    def columns(counts: Counter) -> list[list]:
-        rows = [(*key, n) for key, n in sorted(counts.items())]
-        return [list(column) for column in zip(*rows, strict=True)] if rows else []
+    def rows(counts: Counter, *types: str) -> tuple[str, list[list]]:
+        return unnest([(*key, n) for key, n in sorted(counts.items())], *types)
 
-    contact_columns = columns(per_contact) or [[], [], [], []]
-    feature_columns, account_columns = columns(per_feature), columns(per_account)
+    contact_rows, contact_params = rows(per_contact, "bigint", "bigint", "date", "integer")
+    feature_rows, feature_params = rows(per_feature, "bigint", "date", "text", "integer")
+    account_rows, account_params = rows(per_account, "bigint", "date", "integer")
     sql = f"""
         WITH c AS (
             INSERT INTO {contacts} ({contact}, {account}, {day}, {count})
-            SELECT * FROM UNNEST(%s::bigint[], %s::bigint[], %s::date[], %s::integer[])
+            SELECT * FROM {contact_rows}
             ON CONFLICT ({contact}, {account}, {day})
             DO UPDATE SET {count} = {contacts}.{count} + EXCLUDED.{count}
             RETURNING {account} AS account_id, {day} AS day, ({contacts}.xmax = 0) AS new
         ), f AS (
             INSERT INTO {features} ({account}, {day}, {name}, {count})
-            SELECT * FROM UNNEST(%s::bigint[], %s::date[], %s::text[], %s::integer[])
+            SELECT * FROM {feature_rows}
             WHERE (SELECT count(*) FROM c) >= 0
             ON CONFLICT ({account}, {day}, {name})
             DO UPDATE SET {count} = {features}.{count} + EXCLUDED.{count}
@@ -160,7 +150,7 @@ def _add_rollups_postgresql(per_account: Counter, per_contact: Counter, per_feat
         )
         INSERT INTO {usage} ({account}, {day}, {count}, {active}, {distinct})
         SELECT a.account_id, a.day, a.n, COALESCE(nc.n, 0), COALESCE(nf.n, 0)
-        FROM UNNEST(%s::bigint[], %s::date[], %s::integer[]) AS a(account_id, day, n)
+        FROM {account_rows} AS a(account_id, day, n)
         LEFT JOIN nc USING (account_id, day) LEFT JOIN nf USING (account_id, day)
         ORDER BY a.account_id, a.day
         ON CONFLICT ({account}, {day}) DO UPDATE SET
@@ -169,54 +159,7 @@ def _add_rollups_postgresql(per_account: Counter, per_contact: Counter, per_feat
             {distinct} = {usage}.{distinct} + EXCLUDED.{distinct}
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*contact_columns, *feature_columns, *account_columns])
-
-
-def _recount_days(days: list[tuple[int, date]]) -> None:
-    """Recount active contacts and distinct features of the touched account-days (the path
-    of databases other than PostgreSQL, which counts new rows instead).
-
-    Raw SQL with a VALUES list: the ORM's OR-chain of (account, date) pairs cost more to
-    build than the UPDATE itself costs to run (ingestion calls this for every batch).
-    """
-    quote = connection.ops.quote_name
-    usage, contacts, features = (
-        quote(m._meta.db_table) for m in (DailyAccountUsage, DailyContactUsage, DailyFeatureUsage)
-    )
-    account, day = _column(DailyAccountUsage, "account_id"), _column(DailyAccountUsage, "date")
-    rows = ", ".join(["(%s, %s)"] * len(days))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {usage} SET "
-            f"active_contacts = (SELECT COUNT(*) FROM {contacts} c WHERE c.{account} = "
-            f"{usage}.{account} AND c.{day} = {usage}.{day}), "
-            f"distinct_events = (SELECT COUNT(*) FROM {features} f WHERE f.{account} = "
-            f"{usage}.{account} AND f.{day} = {usage}.{day}) "
-            f"WHERE ({account}, {day}) IN (VALUES {rows})",
-            [value for pair in days for value in pair],
-        )
-
-
-def _add_counts(model, keys: list[str], counts: Counter) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE SET event_count = event_count + new count."""
-    if not counts:
-        return
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    columns = [_column(model, k) for k in keys] + [quote("event_count")]
-    conflict = ", ".join(_column(model, k) for k in keys)
-    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    # Rows locked in one order (sorted keys): two batches touching the same account-days
-    # in different orders would deadlock.
-    items = sorted(counts.items())
-    params = [value for key, n in items for value in (*key, n)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * len(counts))} "
-            f"ON CONFLICT ({conflict}) DO UPDATE SET "
-            f'"event_count" = {table}."event_count" + EXCLUDED."event_count"',
-            params,
-        )
+        cursor.execute(sql, [*contact_params, *feature_params, *account_params])
 
 
 def _column(model, name: str) -> str:
@@ -227,7 +170,7 @@ def _insert_from_select(model, columns: list[str], queryset, unique: list[str]) 
     """INSERT INTO model (columns) SELECT ... ON CONFLICT DO UPDATE: rows stay in the database.
 
     The SELECT is the ORM's own SQL for ``queryset`` (whose values_list matches ``columns``
-    in order), so the date truncation is right on every backend. The upsert lets a rebuild
+    in order), so days are truncated as the ORM truncates them. The upsert lets a rebuild
     run beside ingestion adding to the same day without failing on the unique constraint.
     """
     select_sql, params = queryset.query.sql_with_params()

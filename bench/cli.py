@@ -9,11 +9,9 @@ import os
 import secrets
 import sys
 from collections.abc import MutableMapping
-from pathlib import Path
 
-from bench.database import BenchDatabase, bench_database, var_dir
+from bench.database import bench_database, url_of
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SIZE = 300
 DEFAULT_REPEAT = 5
 
@@ -65,9 +63,8 @@ def parse_args(argv=None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     return parser, args
 
 
-def configure_environment(target: BenchDatabase, env: MutableMapping[str, str]) -> None:
-    """Point the settings at the bench database, with local-only defaults for the rest."""
-    env["DATABASE_URL"] = target.url
+def configure_environment(env: MutableMapping[str, str]) -> None:
+    """Local-only defaults for the settings (the bench database is set apart, see main)."""
     env.setdefault("DJANGO_SETTINGS_MODULE", "cs_platform.settings")
     # DEBUG off: with it on Django keeps every query in memory, skewing time and peak memory.
     env.setdefault("DEBUG", "false")
@@ -78,8 +75,28 @@ def configure_environment(target: BenchDatabase, env: MutableMapping[str, str]) 
         env["ALLOWED_HOSTS"] = ",".join([*hosts, "testserver"])
     # The test client speaks plain HTTP; a redirect to HTTPS would be timed instead of the page.
     env["SECURE_SSL_REDIRECT"] = "false"
-    # One process on one machine: no broker is needed, the bench database is named above.
+    # One process on one machine: the embedded servers when no URL names real ones.
     env.setdefault("EMBEDDED_SERVICES", "true")
+
+
+def use_bench_database(env: MutableMapping[str, str]):
+    """Point this process and its children (``DATABASE_URL``) at the bench database beside
+    the settings' own: ``DATABASE_URL``'s, else the default database of the settings, which
+    are then loaded here and their entry renamed before any connection is made."""
+    source = env.get("DATABASE_URL", "").strip()
+    if not source:
+        from django.conf import settings
+
+        from cs_platform.env import exit_on_config_error
+
+        exit_on_config_error()
+        default = settings.DATABASES["default"]
+        target = bench_database(url_of(default))
+        default["NAME"] = target.name
+    else:
+        target = bench_database(source)
+    env["DATABASE_URL"] = target.url
+    return target
 
 
 def serve_static_without_manifest() -> None:
@@ -102,11 +119,11 @@ def serve_static_without_manifest() -> None:
 
 def main(argv=None) -> int:
     parser, args = parse_args(argv)
+    configure_environment(os.environ)
     try:
-        target = bench_database(os.environ.get("DATABASE_URL"), var_dir(BASE_DIR))
+        target = use_bench_database(os.environ)
     except ValueError as exc:
         parser.error(f"DATABASE_URL: {exc}")
-    configure_environment(target, os.environ)
 
     # Anything a benchmark or Django prints goes to stderr: stdout is for result lines only.
     out = sys.stdout

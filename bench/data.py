@@ -13,7 +13,7 @@ from django.db import DatabaseError, connection, connections
 
 from bench.database import BenchDatabase, ensure_exists, recreate
 from bench.registry import Context
-from cs_platform.demo import build_demo_portfolio
+from demo.portfolio import build_demo_portfolio
 
 SEED = 1  # fixed: the same size gives the same portfolio, so runs compare
 PASSWORD = "bench-password-123"
@@ -87,6 +87,4 @@ def prepare(target: BenchDatabase, size: int, keep: bool) -> Context:
     else:
         log(f"--keep-db: reusing {meta['counts']} generated on {meta['as_of']}")
     as_of = date.fromisoformat(meta["as_of"])
-    return Context(
-        size, days, as_of, as_of - timedelta(days=days - 1), connection.vendor, keep=keep
-    )
+    return Context(size, days, as_of, as_of - timedelta(days=days - 1), keep=keep)

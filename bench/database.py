@@ -1,14 +1,13 @@
 """Where the benchmarks keep their data: never the developer's own database.
 
-Derivation is pure (no I/O, no Django) so it is testable and can run before the settings are
-imported: the settings read DATABASE_URL once, at import, so it must point at the bench
-database by then.
+The bench database is ``<name>_bench`` beside the PostgreSQL database the settings use:
+``DATABASE_URL``'s, else the settings' default (``url_of`` turns its ``DATABASES`` entry into a
+URL, which the bench's child processes, gunicorn and Celery, then get as ``DATABASE_URL``).
+Derivation is pure (no I/O, no Django), so it is testable.
 """
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
 SUFFIX = "_bench"
@@ -16,24 +15,32 @@ SUFFIX = "_bench"
 
 @dataclass(frozen=True)
 class BenchDatabase:
-    vendor: str  # "postgresql" or "sqlite", as Django's connection.vendor says
     url: str  # the DATABASE_URL the bench process runs with
-    name: str  # the database name, or the SQLite file path
-    admin_url: str = ""  # libpq URL of the server's maintenance database (PostgreSQL only)
+    name: str  # the database name
+    admin_url: str  # libpq URL of the server's maintenance database
 
 
-def bench_database(source_url: str | None, var_dir: Path) -> BenchDatabase:
-    """The bench database beside the one ``source_url`` names.
+def url_of(config: dict) -> str:
+    """A Django ``DATABASES`` entry (PostgreSQL) as a ``postgres://`` URL; a Unix-socket
+    directory as the host is percent-encoded, as libpq and dj-database-url read it."""
+    if "postgresql" not in config.get("ENGINE", ""):
+        raise ValueError(f"the default database is not PostgreSQL ({config.get('ENGINE')!r})")
+    user = quote(str(config.get("USER") or ""), safe="")
+    password = str(config.get("PASSWORD") or "")
+    credentials = f"{user}:{quote(password, safe='')}@" if password else f"{user}@" if user else ""
+    host = quote(str(config.get("HOST") or ""), safe="")
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    options = {k: v for k, v in (config.get("OPTIONS") or {}).items() if isinstance(v, str | int)}
+    query = f"?{urlencode(options)}" if options else ""
+    return f"postgres://{credentials}{host}{port}/{quote(str(config['NAME']), safe='')}{query}"
 
-    PostgreSQL: same server and credentials, database ``<name>_bench``. SQLite (also when
-    DATABASE_URL is unset): the file ``bench.sqlite3`` in the var directory.
-    """
-    if not source_url or source_url.startswith("sqlite:"):
-        path = Path(var_dir) / "bench.sqlite3"
-        return BenchDatabase("sqlite", f"sqlite:///{path}", str(path))
-    parts = urlsplit(source_url)
+
+def bench_database(source_url: str) -> BenchDatabase:
+    """The bench database beside the one ``source_url`` names: same server and credentials,
+    database ``<name>_bench``."""
+    parts = urlsplit(source_url or "")
     if parts.scheme not in POSTGRES_SCHEMES:
-        raise ValueError(f"unsupported database URL scheme {parts.scheme!r} (postgres or sqlite)")
+        raise ValueError(f"expected a postgres:// URL, got {source_url!r}")
     name = unquote(parts.path.lstrip("/"))
     if not name:
         raise ValueError("names no database (e.g. postgres://user@host:5432/dbname)")
@@ -41,7 +48,7 @@ def bench_database(source_url: str | None, var_dir: Path) -> BenchDatabase:
     url = urlunsplit(parts._replace(path="/" + quote(bench_name)))
     # libpq knows postgres:// and postgresql:// but not dj-database-url's pgsql:// alias.
     admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    return BenchDatabase("postgresql", url, bench_name, admin)
+    return BenchDatabase(url, bench_name, admin)
 
 
 def _admin_connection(db: BenchDatabase):
@@ -53,9 +60,7 @@ def _admin_connection(db: BenchDatabase):
 
 
 def ensure_exists(db: BenchDatabase) -> None:
-    """Create the PostgreSQL bench database if missing (SQLite creates its file on connect)."""
-    if db.vendor != "postgresql":
-        return
+    """Create the bench database if missing."""
     from psycopg2 import sql
 
     conn = _admin_connection(db)
@@ -70,12 +75,8 @@ def ensure_exists(db: BenchDatabase) -> None:
 
 def recreate(db: BenchDatabase) -> None:
     """Start from an empty bench database. Callers close Django's connections first."""
-    if db.vendor == "postgresql" and not db.name.endswith(SUFFIX):
+    if not db.name.endswith(SUFFIX):
         raise RuntimeError(f"refusing to drop {db.name!r}: not a bench database")
-    if db.vendor == "sqlite":
-        for suffix in ("", "-wal", "-shm"):  # WAL mode leaves side files
-            Path(db.name + suffix).unlink(missing_ok=True)
-        return
     from psycopg2 import sql
 
     conn = _admin_connection(db)
@@ -87,11 +88,6 @@ def recreate(db: BenchDatabase) -> None:
             cur.execute(sql.SQL("CREATE DATABASE {}").format(name))
     finally:
         conn.close()
-
-
-def var_dir(base_dir: Path) -> Path:
-    """The settings' VAR_DIR, computed the same way but without importing the settings."""
-    return Path(os.environ.get("CS_VAR_DIR", "").strip() or base_dir / "var")
 
 
 BLOATED_BYTES_PER_ROW = 20_000  # a score row with its components JSON is 1-3 kB
@@ -109,8 +105,6 @@ def vacuum_if_no_autovacuum(tables, label: str) -> None:
 
     from bench.data import log
 
-    if connection.vendor != "postgresql":
-        return
     with connection.cursor() as cursor:
         cursor.execute("SHOW autovacuum")
         if cursor.fetchone()[0] == "on":

@@ -20,8 +20,8 @@ class Context:
     days: int  # days of usage events, ending at as_of
     as_of: date
     start: date  # first day with events
-    db: str  # "postgresql" or "sqlite"
     keep: bool = False  # --keep-db: data a benchmark adds may stay for the next run
+    db: str = "postgresql"  # the result lines' "db" field
 
 
 class SkipBenchmark(Exception):  # noqa: N818 (it is a signal, not an error)

@@ -20,9 +20,7 @@ class JSONTextField(models.JSONField):
     """
 
     def db_type(self, connection):
-        if connection.vendor == "postgresql":
-            return "json"
-        return super().db_type(connection)
+        return "json"
 
 
 class Scorecard(models.Model):
@@ -284,3 +282,39 @@ class CsmSentiment(models.Model):
 
     def __str__(self):
         return f"{self.account_id}: {self.get_sentiment_display()}"
+
+
+class LearnedScorecard(models.Model):
+    """A scorecard version fitted on churn outcomes as of a day: a draft until an admin
+    publishes it (``health.drafts``), with the fit and its out-of-sample validation."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+        DISCARDED = "discarded", "Discarded"
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="learned")
+    version = models.OneToOneField(
+        ScorecardVersion,
+        on_delete=models.CASCADE,
+        related_name="learned",
+        help_text="The draft version: measures, directions, weights, thresholds and bands.",
+    )
+    as_of = models.DateField(help_text="Only what was known on this day entered the fit.")
+    window_days = models.PositiveSmallIntegerField(help_text="Churn within this many days.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    report = models.JSONField(help_text="The fit, its cross-validation and the comparison.")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.version} learned as of {self.as_of} ({self.get_status_display()})"

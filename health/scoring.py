@@ -23,11 +23,12 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
-from accounts.models import Account
-from health.bulk import JSONText, upsert
+from accounts.models import Account, DirtyAccount
+from cs_platform.sql import JSONText, copy_upsert, take_queued
 from health.choices import Color
 from health.measures import REGISTRY, Context, ids_lookup, linear_points
 from health.models import AccountHealth, HealthChange, HealthSnapshot, ScorecardVersion
+from health.peers import peer_values
 from health.scorecards import active_versions, match
 from health.signals import health_changed
 
@@ -160,12 +161,16 @@ def score_chunk(
     for _, group in assigned.groupby(assigned.map(lambda v: v.pk)):
         version = group.iloc[0]
         results.extend(
-            _score_group(version, group.index.tolist(), computed, history, previous, as_of, digests)
+            _score_group(
+                version, group.index.tolist(), computed, history, previous, as_of, digests, live
+            )
         )
     return results
 
 
-def _score_group(version, ids, computed, history, previous, as_of, digests) -> list[AccountScore]:
+def _score_group(
+    version, ids, computed, history, previous, as_of, digests, live=True
+) -> list[AccountScore]:
     definition = version.definition
     measures = definition["measures"]
     raw = pd.DataFrame(index=ids)
@@ -175,8 +180,10 @@ def _score_group(version, ids, computed, history, previous, as_of, digests) -> l
         frame = computed[json.dumps([item["kind"], item["params"]], sort_keys=True)].reindex(ids)
         frames[item["kind"]] = frame
         raw[item["kind"]] = frame["raw"].astype(float)
+        # A peer benchmark's zero_at and full_at are percentiles among the day's peers.
+        scale = peer_values(item["kind"], item["params"], raw[item["kind"]], as_of, live)
         points[item["kind"]] = linear_points(
-            raw[item["kind"]], item["params"]["zero_at"], item["params"]["full_at"]
+            scale, item["params"]["zero_at"], item["params"]["full_at"]
         )
     weights = pd.Series({m["kind"]: m["weight"] for m in measures}, dtype=float)
     present = raw.notna()
@@ -357,7 +364,7 @@ def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> lis
         same = [r.account_id for r in results if r.digest == r.previous_digest]
         if same:
             AccountHealth.objects.filter(account_id__in=ids_lookup(same)).update(computed_at=now)
-    upsert(
+    copy_upsert(
         HealthSnapshot,
         ["account_id", "date", "score", "color", "components", "explanation",
          "scorecard_version_id"],
@@ -369,7 +376,7 @@ def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> lis
         conflict=["account_id", "date"],
     )  # fmt: skip
     if live:
-        upsert(
+        copy_upsert(
             AccountHealth,
             ["account_id", "score", "color", "components", "movers", "explanation", "trend_7d",
              "trend_30d", "as_of", "computed_at", "scorecard_version_id", "digest"],
@@ -400,7 +407,7 @@ def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> lis
         ],
         batch_size=1000,
     )
-    ids = [c.pk for c in changes]  # PostgreSQL and SQLite return the new ids
+    ids = [c.pk for c in changes]  # bulk_create sets the new ids
     if live and ids:
         transaction.on_commit(lambda: health_changed.send(sender=HealthChange, change_ids=ids))
     return ids
@@ -423,7 +430,7 @@ def _in_thread(chunk, as_of, versions) -> tuple[int, int]:
 def recompute(account_ids: Iterable[int], as_of: date | None = None) -> dict:
     """Score the accounts now and write the results; one transaction per chunk.
 
-    On PostgreSQL, outside any transaction, chunks run HEALTH_RECOMPUTE_THREADS at a time,
+    Outside any transaction, chunks run HEALTH_RECOMPUTE_THREADS at a time,
     each on its own connection: one chunk's queries run in the database while another chunk
     is scored in Python. Chunks are independent, so their order does not matter.
     """
@@ -441,9 +448,8 @@ def recompute(account_ids: Iterable[int], as_of: date | None = None) -> dict:
 
 
 def _may_use_threads() -> bool:
-    # Other connections cannot see the caller's uncommitted rows, and SQLite writes one at a
-    # time anyway.
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
+    # Other connections cannot see the caller's uncommitted rows.
+    return not connection.in_atomic_block
 
 
 def recompute_all(as_of: date | None = None) -> dict:
@@ -463,16 +469,8 @@ def drain_dirty(limit: int | None = None) -> dict:
     the next round. Concurrent workers skip each other's rows.
     """
     limit = limit or settings.HEALTH_CHUNK_SIZE
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    sql = (
-        "DELETE FROM accounts_dirtyaccount WHERE account_id IN ("
-        f"SELECT account_id FROM accounts_dirtyaccount ORDER BY marked_at LIMIT %s{lock}"
-        ") RETURNING account_id"
-    )
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [limit])
-            ids = [row[0] for row in cursor.fetchall()]
+        ids = take_queued(DirtyAccount, "account_id", "marked_at", limit)
         if not ids:
             return {"drained": 0, "scored": 0, "changes": 0}
         as_of = timezone.now().date()

@@ -21,8 +21,7 @@ import math
 import time as clock
 from datetime import UTC, datetime, time, timedelta
 
-from django.db import connection, transaction
-from django.db.models import Count
+from django.db import connection
 
 from accounts.choices import AccountStatus, Persona
 from accounts.models import Account, Contact, Event
@@ -31,7 +30,7 @@ from bench.data import delete_meta, log, read_meta, write_meta
 from bench.database import vacuum_if_no_autovacuum
 from bench.registry import Case, Context, benchmark
 from bench.services import private_queue, rss_probe
-from cs_platform.demo import EVENTS_BY_PERSONA
+from demo.simulation import EVENTS_BY_PERSONA
 from health.models import AccountHealth, HealthChange, HealthSnapshot
 from health.scoring import recompute_all
 
@@ -40,22 +39,9 @@ META = "health-topup"
 CONTACTS_PER_ACCOUNT = 10
 EVENTS_PER_ACCOUNT = 1_000
 FLOOR_DAYS = 56
-ACCOUNTS_PER_STATEMENT = 1_000  # PostgreSQL: one INSERT ... SELECT per slice of accounts
+ACCOUNTS_PER_STATEMENT = 1_000  # one INSERT ... SELECT per slice of accounts
 NAMES = sorted({name for names in EVENTS_BY_PERSONA.values() for name, _ in names})
 FIRST_HOUR, HOURS = 8, 11  # events between 08:00 and 19:00 UTC, as the demo's
-
-
-def mix(value: int) -> int:
-    """splitmix64's finaliser: a well-spread non-negative 63-bit number (SQLite's top-up)."""
-    value = (value + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
-    return (value ^ (value >> 31)) & 0x7FFFFFFFFFFFFFFF
-
-
-def event_slot(x: int, span_days: int) -> tuple[int, int, int]:
-    """(name index, day offset, second of the day's 8-19h) of an event from its hash."""
-    return x % len(NAMES), (x // 16) % span_days, (x // 4096) % (HOURS * 3600)
 
 
 def events_per_contact(size: int, events_now: int, contacts: int) -> int:
@@ -83,7 +69,7 @@ def _counts() -> dict:
 # --- Top-up ------------------------------------------------------------------------------
 
 
-def _add_contacts_postgres(start: datetime) -> int:
+def _add_contacts(start: datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO accounts_contact (account_id, external_id, email, name, title, persona,"
@@ -98,7 +84,7 @@ def _add_contacts_postgres(start: datetime) -> int:
         return cursor.rowcount
 
 
-def _add_events_postgres(start: datetime, span_days: int, per_contact: int) -> int:
+def _add_events(start: datetime, span_days: int, per_contact: int) -> int:
     """One INSERT ... SELECT generate_series per slice of accounts (progress in between)."""
     low = _scalar(f"SELECT min(id) FROM {Account._meta.db_table}")
     high = _scalar(f"SELECT max(id) FROM {Account._meta.db_table}")
@@ -131,61 +117,6 @@ def _add_events_postgres(start: datetime, span_days: int, per_contact: int) -> i
             added += cursor.rowcount
             log(f"health top-up: {added:,} events added (accounts up to id {first})")
         cursor.execute("SET synchronous_commit = on")
-    return added
-
-
-def _add_contacts_python(start: datetime) -> int:
-    counts = dict(
-        Contact.objects.values("account_id")
-        .order_by()
-        .annotate(n=Count("id"))
-        .values_list("account_id", "n")
-    )
-    new = [
-        Contact(
-            account_id=account_id,
-            external_id=f"{TAG}{account_id}-{g}",
-            name=f"Bench contact {g}",
-            persona=Persona.END_USER,
-            first_seen_at=start,
-            is_active=status == AccountStatus.ACTIVE,
-        )
-        for account_id, status in Account.objects.order_by("id").values_list("id", "status")
-        for g in range(1, CONTACTS_PER_ACCOUNT - counts.get(account_id, 0) + 1)
-    ]
-    Contact.objects.bulk_create(new, batch_size=2000)
-    return len(new)
-
-
-def _add_events_python(start: datetime, span_days: int, per_contact: int) -> int:
-    """The same events as PostgreSQL's INSERT ... SELECT (other hash), for SQLite."""
-    contacts = Contact.objects.filter(
-        is_active=True, account__status=AccountStatus.ACTIVE
-    ).values_list("id", "account_id")
-    day_start = start + timedelta(hours=FIRST_HOUR)
-    batch, added = [], 0
-    with transaction.atomic():
-        for contact_id, account_id in contacts.iterator(chunk_size=2000):
-            for g in range(1, per_contact + 1):
-                name, day, second = event_slot(mix(contact_id * 1000003 + g), span_days)
-                at = day_start + timedelta(days=day, seconds=second)
-                batch.append(
-                    Event(
-                        account_id=account_id,
-                        contact_id=contact_id,
-                        name=NAMES[name],
-                        occurred_at=at,
-                        properties={"source": "bench"},
-                        message_id=f"{TAG}{contact_id}-{g}",
-                        received_at=at,
-                    )
-                )
-            if len(batch) >= 5000:
-                Event.objects.bulk_create(batch, batch_size=1000)
-                added += len(batch)
-                batch = []
-        Event.objects.bulk_create(batch, batch_size=1000)
-        added += len(batch)
     return added
 
 
@@ -230,8 +161,7 @@ def top_up(ctx: Context) -> dict:
     write_meta(state, META)  # first, so an interrupted top-up can be found and removed
     window_start = datetime.combine(ctx.start, time.min, UTC)
     span_days = max(ctx.days - 1, 1)  # up to yesterday: no event in the future
-    postgres = connection.vendor == "postgresql"
-    contacts = (_add_contacts_postgres if postgres else _add_contacts_python)(window_start)
+    contacts = _add_contacts(window_start)
     active_contacts = Contact.objects.filter(
         is_active=True, account__status=AccountStatus.ACTIVE
     ).count()
@@ -240,13 +170,11 @@ def top_up(ctx: Context) -> dict:
         f"health top-up: {contacts:,} contacts added; adding {per_contact} events to each of "
         f"{active_contacts:,} active contacts"
     )
-    add_events = _add_events_postgres if postgres else _add_events_python
-    events = add_events(window_start, span_days, per_contact) if per_contact else 0
+    events = _add_events(window_start, span_days, per_contact) if per_contact else 0
     log("health top-up: rebuilding the daily roll-ups")
     rebuild_daily_usage(ctx.start, ctx.as_of)
-    if postgres:
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE")  # fresh statistics and visibility for the plans
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")  # fresh statistics and visibility for the plans
     state.update(done=True, added={"contacts": contacts, "events": events})
     write_meta(state, META)
     log(f"health top-up: done in {clock.perf_counter() - started:.0f}s: {_counts()}")
@@ -261,14 +189,10 @@ def recompute_as_of(day: str) -> dict:
     return recompute_all(datetime.fromisoformat(day).date())
 
 
-def floor_query(vendor: str) -> str:
-    day = (
-        "(e.occurred_at AT TIME ZONE 'UTC')::date"
-        if vendor == "postgresql"
-        else ("date(e.occurred_at)")
-    )
+def floor_query() -> str:
     return (
-        f"SELECT e.account_id, count(*), count(DISTINCT e.contact_id), count(DISTINCT {day})"
+        "SELECT e.account_id, count(*), count(DISTINCT e.contact_id),"
+        " count(DISTINCT (e.occurred_at AT TIME ZONE 'UTC')::date)"
         f" FROM {Event._meta.db_table} e"
         f" WHERE e.occurred_at >= %s AND e.occurred_at < %s AND e.account_id IN ("
         f"  SELECT id FROM {Account._meta.db_table} WHERE status = %s)"
@@ -292,7 +216,7 @@ def health_full_recompute(ctx: Context) -> Case:
     counts = _counts()
     since = datetime.combine(ctx.as_of - timedelta(days=FLOOR_DAYS - 1), time.min, UTC)
     until = datetime.combine(ctx.as_of + timedelta(days=1), time.min, UTC)
-    sql = floor_query(connection.vendor)
+    sql = floor_query()
     params = [connection.ops.adapt_datetimefield_value(v) for v in (since, until)]
     params.append(AccountStatus.ACTIVE)
 

@@ -2,9 +2,9 @@
 
 The subject is a gunicorn server (2 sync workers) started for the benchmark on a free port of
 127.0.0.1, against the bench database, fed by a few client threads; the floor is one PostgreSQL
-``COPY`` of the same number of equivalent rows into the same table (on SQLite, which has no
-COPY, one ``executemany`` INSERT in one transaction). Both are timed for the same number of
-events, so ``ratio`` = subject seconds / floor seconds = COPY's events/s / HTTP's events/s.
+``COPY`` of the same number of equivalent rows into the same table. Both are timed for the
+same number of events, so ``ratio`` = subject seconds / floor seconds = COPY's events/s /
+HTTP's events/s.
 
 Every call writes new rows: message ids carry the call's number, and each call's events fall
 on a day of their own, so no call rebuilds roll-ups over a previous call's events. The teardown
@@ -141,18 +141,14 @@ def batch_templates(specs: Sequence[EventSpec], batch_size: int, tag: str) -> li
     return bodies
 
 
-def copy_rows(specs: Sequence[EventSpec], tag: str, tz_suffix: str = "+00:00") -> list[tuple]:
-    """The floor's rows, as the ingest stores them (columns in COLUMNS order), with placeholders.
-
-    ``tz_suffix`` ends the date-times: "+00:00" for PostgreSQL, "" for SQLite, where Django
-    stores naive UTC text.
-    """
+def copy_rows(specs: Sequence[EventSpec], tag: str) -> list[tuple]:
+    """The floor's rows, as the ingest stores them (columns in COLUMNS order), with placeholders."""
     return [
         (
             spec.person.account_id,
             spec.person.contact_id,
             spec.name,
-            f"{DAY} {spec.time_of_day}{tz_suffix}",
+            f"{DAY} {spec.time_of_day}+00:00",
             json.dumps(spec.properties),
             message_id(tag, "copy", spec.index),
             NOW,
@@ -175,15 +171,6 @@ def render(template: bytes, call: int, day: date, now: str) -> bytes:
         .replace(DAY.encode(), day.isoformat().encode())
         .replace(NOW.encode(), now.encode())
     )
-
-
-def render_rows(rows: Sequence[tuple], call: int, day: date, now: str) -> list[tuple]:
-    """Rows of copy_rows() with the placeholders filled in (for executemany on SQLite)."""
-    day_text, call_text = day.isoformat(), str(call)
-    return [
-        (a, c, n, at.replace(DAY, day_text), p, mid.replace(CALL, call_text), now)
-        for a, c, n, at, p, mid, _ in rows
-    ]
 
 
 def call_day(ctx: Context, call: int, *, newest: bool) -> date:
@@ -316,21 +303,18 @@ class Sender:
         self.pool.shutdown(wait=True)
 
 
-def now_text(vendor: str) -> str:
-    now = datetime.now(UTC)
-    if vendor == "postgresql":
-        return now.isoformat()
-    return now.replace(tzinfo=None).isoformat(sep=" ")  # Django's SQLite storage: naive UTC
+def now_text() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 def ingest_case(ctx: Context, batch_size: int) -> Case:
     from django.contrib.auth import get_user_model
-    from django.db import connection, transaction
+    from django.db import connection
 
     from accounts.models import Contact, DirtyAccount, Event
     from accounts.usage import rebuild_daily_usage
-    from cs_platform.demo import EVENTS_BY_PERSONA
     from cs_platform.models import ApiToken, Scope
+    from demo.simulation import EVENTS_BY_PERSONA
 
     people = [
         Person(*row)
@@ -348,12 +332,10 @@ def ingest_case(ctx: Context, batch_size: int) -> Case:
     # No underscore (a LIKE wildcard) in the tag: the teardown deletes by prefix.
     tag = f"bench-ingest-{batch_size}-{uuid.uuid4().hex[:12]}"
     templates = batch_templates(specs, batch_size, tag)
-    vendor = connection.vendor
-    rows = copy_rows(specs, tag, "+00:00" if vendor == "postgresql" else "")
+    rows = copy_rows(specs, tag)
     table = connection.ops.quote_name(Event._meta.db_table)
     copy_sql = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
-    insert_sql = f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * 7)})"
-    copy_template = csv_template(rows) if vendor == "postgresql" else b""
+    copy_template = csv_template(rows)
 
     # What the subject changes besides events, to put back afterwards.
     touched_contacts = {s.person.contact_id for s in specs}
@@ -406,14 +388,9 @@ def ingest_case(ctx: Context, batch_size: int) -> Case:
         day = call_day(ctx, call, newest=False)
         days_written.add(day)
         with connection.cursor() as cursor:
-            if vendor == "postgresql":
-                data = io.BytesIO(render(copy_template, call, day, now_text(vendor)))
-                cursor.copy_expert(copy_sql, data)
-                return cursor.rowcount
-            # SQLite has no COPY: one executemany INSERT in one transaction.
-            with transaction.atomic():
-                cursor.executemany(insert_sql, render_rows(rows, call, day, now_text(vendor)))
-            return len(rows)
+            data = io.BytesIO(render(copy_template, call, day, now_text()))
+            cursor.copy_expert(copy_sql, data)
+            return cursor.rowcount
 
     def teardown():
         try:

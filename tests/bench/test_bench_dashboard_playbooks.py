@@ -115,7 +115,7 @@ def test_the_latency_benchmark_is_skipped_without_a_redis_broker(settings):
     from bench.registry import Context, SkipBenchmark
 
     settings.CELERY_BROKER_URL = "filesystem://"
-    ctx = Context(size=3, days=120, as_of=None, start=None, db="sqlite")
+    ctx = Context(size=3, days=120, as_of=None, start=None, db="postgresql")
     with pytest.raises(SkipBenchmark, match="Redis"):
         playbook_latency(ctx)
 

@@ -5,10 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dj_database_url
 import pytest
 
-from bench.cli import configure_environment, parse_args
-from bench.database import bench_database
+from bench.cli import configure_environment, parse_args, use_bench_database
+from bench.database import bench_database, url_of
 from bench.registry import BENCHMARKS, Case, as_case, benchmark
 from bench.runner import measure, result_line
 
@@ -20,45 +21,83 @@ FIELDS = {
 
 
 def test_postgres_bench_database_is_a_sibling_on_the_same_server():
-    db = bench_database("postgres://ana:s%40cret@db.internal:6543/cs?sslmode=require", Path("/v"))
-    assert db.vendor == "postgresql"
+    db = bench_database("postgres://ana:s%40cret@db.internal:6543/cs?sslmode=require")
     assert db.name == "cs_bench"
     assert db.url == "postgres://ana:s%40cret@db.internal:6543/cs_bench?sslmode=require"
     assert db.admin_url == "postgresql://ana:s%40cret@db.internal:6543/postgres?sslmode=require"
 
 
 def test_pgsql_alias_gets_a_libpq_scheme_for_the_maintenance_connection():
-    db = bench_database("pgsql://postgres@127.0.0.1/test", Path("/v"))
+    db = bench_database("pgsql://postgres@127.0.0.1/test")
     assert db.url == "pgsql://postgres@127.0.0.1/test_bench"
     assert db.admin_url.startswith("postgresql://")
 
 
-@pytest.mark.parametrize("url", [None, "", "sqlite:////srv/data/cs_platform.sqlite3"])
-def test_sqlite_bench_database_is_its_own_file_in_the_var_dir(url, tmp_path):
-    db = bench_database(url, tmp_path)
-    assert db.vendor == "sqlite"
-    assert db.name == str(tmp_path / "bench.sqlite3")
-    assert db.url == f"sqlite:///{tmp_path / 'bench.sqlite3'}"
+def test_the_settings_default_database_becomes_a_url_the_children_can_use():
+    # The embedded server: a Unix socket directory as the host.
+    config = {
+        "ENGINE": "cs_platform.postgresql", "NAME": "cs_platform", "USER": "postgres",
+        "PASSWORD": "", "HOST": "/work/Main/var/postgres", "PORT": "5432", "OPTIONS": {},
+    }  # fmt: skip
+    url = url_of(config)
+    assert url == "postgres://postgres@%2Fwork%2FMain%2Fvar%2Fpostgres:5432/cs_platform"
+    parsed = dj_database_url.parse(bench_database(url).url)
+    assert (parsed["HOST"], parsed["PORT"], parsed["NAME"]) == (
+        "/work/Main/var/postgres",
+        5432,
+        "cs_platform_bench",
+    )
+    assert bench_database(url).admin_url == (
+        "postgresql://postgres@%2Fwork%2FMain%2Fvar%2Fpostgres:5432/postgres"
+    )
+    password = {**config, "HOST": "db", "PASSWORD": "s@cret", "OPTIONS": {"sslmode": "require"}}
+    assert url_of(password) == "postgres://postgres:s%40cret@db:5432/cs_platform?sslmode=require"
+
+
+def test_a_default_database_that_is_not_postgresql_is_refused():
+    with pytest.raises(ValueError, match="not PostgreSQL"):
+        url_of({"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"})
 
 
 @pytest.mark.parametrize(
     ("url", "message"),
-    [("mysql://root@localhost/cs", "unsupported"), ("postgres://postgres@localhost", "names no")],
+    [
+        ("mysql://root@localhost/cs", "expected a postgres:// URL"),
+        ("sqlite:////srv/data/cs_platform.sqlite3", "expected a postgres:// URL"),
+        ("postgres://postgres@localhost", "names no"),
+    ],
 )
 def test_unusable_database_urls_are_refused(url, message):
     with pytest.raises(ValueError, match=message):
-        bench_database(url, Path("/v"))
+        bench_database(url)
 
 
 def test_environment_points_at_the_bench_database_and_keeps_what_is_set():
-    db = bench_database("postgres://postgres@127.0.0.1:5432/test", Path("/v"))
     env = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/test", "ALLOWED_HOSTS": "a.example"}
-    configure_environment(db, env)
-    assert env["DATABASE_URL"].endswith("/test_bench")
+    configure_environment(env)
+    assert use_bench_database(env).name == "test_bench"
+    assert env["DATABASE_URL"] == "postgres://postgres@127.0.0.1:5432/test_bench"
     assert env["DEBUG"] == "false"
     assert len(env["SECRET_KEY"]) >= 32
     assert env["ALLOWED_HOSTS"] == "a.example,testserver"
     assert env["SECURE_SSL_REDIRECT"] == "false"
+
+
+def test_without_database_url_the_bench_database_is_beside_the_settings_default(monkeypatch):
+    from django.conf import settings
+
+    default = {
+        "ENGINE": "cs_platform.postgresql", "NAME": "cs_platform", "USER": "postgres",
+        "PASSWORD": "", "HOST": "/srv/var/postgres", "PORT": "5432", "OPTIONS": {},
+    }  # fmt: skip
+    # The live connections keep their own entry: only what the bench reads is replaced.
+    monkeypatch.setitem(settings.DATABASES, "default", default)
+    env = {}
+    assert use_bench_database(env).name == "cs_platform_bench"
+    assert (
+        env["DATABASE_URL"] == "postgres://postgres@%2Fsrv%2Fvar%2Fpostgres:5432/cs_platform_bench"
+    )
+    assert default["NAME"] == "cs_platform_bench"  # this process, before it connects
 
 
 def test_size_comes_from_bench_size_unless_given(monkeypatch):
@@ -103,7 +142,14 @@ def test_measure_reports_the_median_ratio_and_peak_memory():
         return bytearray(3 * 1024 * 1024)
 
     result = measure(
-        "fake", subject, lambda: advance(0.1), size=7, days=120, repeat=3, db="sqlite", clock=clock
+        "fake",
+        subject,
+        lambda: advance(0.1),
+        size=7,
+        days=120,
+        repeat=3,
+        db="postgresql",
+        clock=clock,
     )
     line = result_line(result)
     assert "\n" not in line
@@ -117,14 +163,21 @@ def test_measure_reports_the_median_ratio_and_peak_memory():
         "fake",
         7,
         3,
-        "sqlite",
+        "postgresql",
     )
 
 
 def test_a_floor_too_fast_for_the_clock_gives_no_ratio():
     clock, advance = fake_clock()
     result = measure(
-        "x", lambda: advance(1), lambda: None, size=1, days=1, repeat=1, db="sqlite", clock=clock
+        "x",
+        lambda: advance(1),
+        lambda: None,
+        size=1,
+        days=1,
+        repeat=1,
+        db="postgresql",
+        clock=clock,
     )
     assert result["ratio"] is None
     json.loads(result_line(result))

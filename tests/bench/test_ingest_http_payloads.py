@@ -19,7 +19,6 @@ from bench.benchmarks.ingest_http import (
     csv_template,
     make_specs,
     render,
-    render_rows,
     server_environment,
 )
 from bench.registry import Context
@@ -105,18 +104,6 @@ def test_copy_buffer_holds_the_same_events_as_the_batches():
     assert len({row[5] for row in parsed}) == 20
 
 
-def test_rows_for_executemany_are_filled_in_like_the_copy_buffer():
-    rows = copy_rows(specs(), "bench-t", tz_suffix="")
-    filled = render_rows(rows, 2, DAY_1, "2026-03-05 09:00:00")
-    assert len(filled) == 20
-    for account_id, contact_id, name, at, props, message_id, received in filled:
-        assert isinstance(account_id, int) and isinstance(contact_id, int) and name
-        assert datetime.fromisoformat(at).date() == DAY_1
-        json.loads(props)
-        assert message_id.startswith("bench-t-copy-2-")
-        assert received == "2026-03-05 09:00:00"
-
-
 def test_the_ingest_reads_the_message_as_the_floor_row_describes_it():
     from accounts.ingest import _validate
 
@@ -129,7 +116,7 @@ def test_the_ingest_reads_the_message_as_the_floor_row_describes_it():
 
 
 def test_subject_and_floor_write_to_days_of_their_own_inside_the_window():
-    ctx = Context(size=5, days=120, as_of=date(2026, 3, 2), start=date(2025, 11, 3), db="x")
+    ctx = Context(size=5, days=120, as_of=date(2026, 3, 2), start=date(2025, 11, 3))
     subject_days = [call_day(ctx, call, newest=True) for call in range(60)]
     floor_days = [call_day(ctx, call, newest=False) for call in range(60)]
     assert subject_days[0] == ctx.as_of and floor_days[0] == ctx.start

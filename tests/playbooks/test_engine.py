@@ -168,7 +168,5 @@ def test_evaluation_queries_do_not_grow_with_the_number_of_accounts():
         PlaybookActionFactory(playbook=PlaybookFactory(plans=["Growth"], name=f"P{i}"))
     small = _queries_for(5)
     PlaybookRun.objects.all().delete()
-    # SQLite splits a bulk insert into batches of at most 999 parameters: a fixed few more.
-    allowance = 0 if connection.vendor == "postgresql" else 2
-    assert small <= _queries_for(50) <= small + allowance
+    assert _queries_for(50) == small
     assert small <= 14

@@ -1,0 +1,241 @@
+"""cs_platform.sql, the one module of PostgreSQL-specific SQL: arrays, COPY, SKIP LOCKED and
+prepared statements, on the real database with hand-worked values."""
+
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg2
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Account, DirtyAccount
+from cs_platform import sql
+from health.models import HealthSnapshot
+from tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db
+
+BIG = 3_000_000_000  # above 2**31: an integer[] cast would fail on it
+HOSTILE = 'Tab\there, new\nline, back\\slash, quote " and → unicode, \\N not null'
+
+
+def select(text: str, params) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(text, params)
+        return cursor.fetchall()
+
+
+def statements(queries) -> list[str]:
+    return [q["sql"].split(" ")[0] for q in queries.captured_queries]
+
+
+# --- unnest / in_ids -----------------------------------------------------------------------
+
+
+def test_unnest_sends_one_array_per_column():
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    rows = [(BIG, "a\tb", at), (2, None, at)]
+    fragment, params = sql.unnest(rows, "bigint", "text", "timestamptz")
+    assert fragment == "UNNEST(%s::bigint[], %s::text[], %s::timestamptz[])"
+    assert params == [[BIG, 2], ["a\tb", None], [at, at]]
+    assert select(f"SELECT * FROM {fragment}", params) == rows
+
+
+def test_unnest_of_no_rows_selects_nothing():
+    fragment, params = sql.unnest([], "bigint", "date")
+    assert params == [[], []]
+    assert select(f"SELECT * FROM {fragment}", params) == []
+
+
+def test_unnest_refuses_rows_that_do_not_match_the_types():
+    with pytest.raises(ValueError, match="2 values for 3 types"):
+        sql.unnest([(1, 2)], "bigint", "bigint", "bigint")
+    with pytest.raises(ValueError):
+        sql.unnest([(1, 2), (3,)], "bigint", "bigint")
+
+
+def test_in_ids_finds_ids_beyond_a_32_bit_integer():
+    big = AccountFactory(id=BIG)
+    small = AccountFactory()
+    AccountFactory()  # not asked for
+    found = Account.objects.filter(id__in=sql.in_ids([BIG, small.pk, 999])).order_by("id")
+    assert list(found.values_list("id", flat=True)) == [small.pk, big.pk]
+    assert not Account.objects.filter(id__in=sql.in_ids([])).exists()
+
+
+# --- COPY ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (None, r"\N"),
+        (True, "t"),
+        (False, "f"),
+        (7, "7"),
+        (2.5, "2.5"),
+        (date(2026, 3, 1), "2026-03-01"),
+        ("tab\tnew\nline\rback\\", r"tab\tnew\nline\rback\\"),
+        ([{"a": None}], '[{"a": null}]'),
+        (sql.JSONText('{"a":1}'), '{"a":1}'),
+    ],
+)
+def test_copy_text_escapes_what_the_copy_format_needs(value, text):
+    assert sql.copy_text(value) == text
+
+
+def test_copy_upsert_inserts_then_updates_with_awkward_text():
+    account = AccountFactory(id=BIG)
+    columns = ["account_id", "date", "score", "color", "components", "explanation"]
+    components = [{"measure": "nps", "note": HOSTILE, "raw": None}]
+    sql.copy_upsert(
+        HealthSnapshot,
+        columns,
+        [(account.pk, date(2026, 3, 1), 50.0, "yellow", components, HOSTILE)],
+        conflict=["account_id", "date"],
+    )
+    row = HealthSnapshot.objects.get()
+    assert (row.account_id, row.score, row.color, row.explanation) == (BIG, 50.0, "yellow", HOSTILE)
+    assert row.components == components
+    assert row.scorecard_version_id is None
+
+    sql.copy_upsert(
+        HealthSnapshot,
+        columns,
+        [
+            (account.pk, date(2026, 3, 1), 80.0, "green", [], "better"),
+            (account.pk, date(2026, 3, 2), 81.0, "green", [], ""),
+        ],
+        conflict=["account_id", "date"],
+    )
+    assert list(HealthSnapshot.objects.order_by("date").values_list("score", "explanation")) == [
+        (80.0, "better"),
+        (81.0, ""),
+    ]
+    sql.copy_upsert(HealthSnapshot, columns, [], conflict=["account_id", "date"])  # no-op
+
+
+def test_json_already_serialised_is_written_as_it_is():
+    account = AccountFactory()
+    components = [{"measure": "nps", "note": HOSTILE, "raw": 7.0}]
+    sql.copy_upsert(
+        HealthSnapshot,
+        ["account_id", "date", "score", "color", "components", "explanation"],
+        [(account.pk, date(2026, 3, 1), 50.0, "yellow", sql.JSONText(json.dumps(components)), "")],
+        conflict=["account_id", "date"],
+    )
+    # Stored as JSON (not as a JSON string holding it).
+    assert HealthSnapshot.objects.get().components == components
+
+
+# --- SKIP LOCKED ---------------------------------------------------------------------------
+
+
+def mark(*accounts, start=datetime(2026, 3, 1, 9, tzinfo=UTC)):
+    for minutes, account in enumerate(accounts):
+        DirtyAccount.objects.create(account=account, marked_at=start + timedelta(minutes=minutes))
+
+
+def test_take_queued_takes_the_oldest_rows_and_deletes_them():
+    first, second, third = AccountFactory(id=BIG), AccountFactory(), AccountFactory()
+    mark(first, second, third)
+    assert sorted(sql.take_queued(DirtyAccount, "account_id", "marked_at", 2)) == [
+        second.pk,
+        BIG,
+    ]
+    assert list(DirtyAccount.objects.values_list("account_id", flat=True)) == [third.pk]
+    assert sql.take_queued(DirtyAccount, "account_id", "marked_at", 5) == [third.pk]
+    assert sql.take_queued(DirtyAccount, "account_id", "marked_at", 5) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_take_queued_skips_rows_another_transaction_holds():
+    first, second, third = AccountFactory(), AccountFactory(), AccountFactory()
+    mark(first, second, third)
+    other = psycopg2.connect(**connection.get_connection_params())
+    try:
+        with other.cursor() as cursor:  # psycopg2 opens a transaction: the lock stays held
+            cursor.execute(
+                "SELECT 1 FROM accounts_dirtyaccount WHERE account_id = %s FOR UPDATE", [first.pk]
+            )
+        taken = sql.take_queued(DirtyAccount, "account_id", "marked_at", 2)
+        assert sorted(taken) == [second.pk, third.pk]  # not waiting for the first, not taking it
+    finally:
+        other.close()
+    assert list(DirtyAccount.objects.values_list("account_id", flat=True)) == [first.pk]
+
+
+# --- prepared statements -------------------------------------------------------------------
+
+STATEMENT = "SELECT id, external_id FROM accounts_account WHERE id = %s AND name <> %s"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_is_prepared_once_per_session():
+    account = AccountFactory(id=BIG, external_id="big")
+    with CaptureQueriesContext(connection) as queries:
+        assert sql.fetchone_prepared(STATEMENT, [BIG, ""]) == (BIG, "big")
+        assert sql.fetchone_prepared(STATEMENT, [account.pk, ""]) == (BIG, "big")
+        assert sql.fetchone_prepared(STATEMENT, [1, ""]) is None
+    assert statements(queries) == ["PREPARE", "EXECUTE", "EXECUTE", "EXECUTE"]
+    name = queries.captured_queries[0]["sql"].split(" ")[1]
+    assert queries.captured_queries[0]["sql"] == (
+        f"PREPARE {name} AS SELECT id, external_id FROM accounts_account"
+        " WHERE id = $1 AND name <> $2"
+    )
+    connection.close()  # a new session has nothing prepared
+    with CaptureQueriesContext(connection) as queries:
+        assert sql.fetchone_prepared(STATEMENT, [BIG, ""]) == (BIG, "big")
+    assert statements(queries) == ["PREPARE", "EXECUTE"]
+
+
+def test_without_prepared_statements_the_text_is_sent(settings):
+    settings.DB_PREPARED_STATEMENTS = False
+    AccountFactory(id=BIG, external_id="big")
+    with CaptureQueriesContext(connection) as queries:
+        assert sql.fetchone_prepared(STATEMENT, [BIG, ""]) == (BIG, "big")
+    assert statements(queries) == ["SELECT"]
+
+
+def test_a_statement_with_a_stray_percent_sign_is_refused():
+    with pytest.raises(ValueError, match="no % but its %s"):
+        sql.fetchone_prepared("SELECT 1 WHERE 'a' LIKE 'a%%' AND 1 = %s", [1])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_column_type_changed_since_preparing_gets_the_statement_prepared_again():
+    text = "SELECT value FROM sql_test_prepared WHERE id = %s"
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE sql_test_prepared (id integer, value integer)")
+        cursor.execute("INSERT INTO sql_test_prepared VALUES (1, 42)")
+    try:
+        assert sql.fetchone_prepared(text, [1]) == (42,)
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE sql_test_prepared ALTER COLUMN value TYPE text")
+        with CaptureQueriesContext(connection) as queries:
+            assert sql.fetchone_prepared(text, [1]) == ("42",)
+        assert statements(queries) == ["EXECUTE", "DEALLOCATE", "PREPARE", "EXECUTE"]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE sql_test_prepared")
+
+
+# --- copy_insert ---------------------------------------------------------------------------
+
+
+def test_copy_insert_appends_rows_from_tuples_or_copy_text():
+    account = AccountFactory()
+    day = date(2026, 3, 1)
+    columns = ["account_id", "date", "score", "color", "components", "explanation"]
+    sql.copy_insert(HealthSnapshot, columns, [(account.pk, day, 71.5, "green", [], HOSTILE)])
+    text = f"{account.pk}\t{day + timedelta(days=1)}\t40\tred\t[]\tplain\n"
+    sql.copy_insert(HealthSnapshot, columns, io.StringIO(text))
+    rows = HealthSnapshot.objects.order_by("date").values_list(
+        "date", "score", "color", "explanation"
+    )
+    assert list(rows) == [
+        (day, 71.5, "green", HOSTILE),
+        (day + timedelta(days=1), 40, "red", "plain"),
+    ]
