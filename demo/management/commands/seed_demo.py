@@ -3,20 +3,27 @@
 import argparse
 import secrets
 import time
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Account
-from cs_platform.demo import build_demo_portfolio, ensure_demo_users
-from health.scoring import backfill
+from accounts.models import (
+    Account,
+    DailyAccountUsage,
+    DailyContactUsage,
+    DailyFeatureUsage,
+    Event,
+)
+from demo.history import build_history
+from demo.portfolio import build_demo_portfolio
+from demo.users import ensure_demo_users
+from health.models import HealthSnapshot
 from playbooks.defaults import install_default_playbooks
 
 MAX_ACCOUNTS = 100_000
-HEALTH_HISTORY_DAYS = 30
 
 
 def _bounded_int(option: str, low: int, high: int):
@@ -43,6 +50,14 @@ def _iso_date(value: str) -> date:
         ) from None
 
 
+def _delete_accounts() -> None:
+    """Every account and all data about them. The big tables first, each with one DELETE:
+    deleting accounts alone would first set the contact of every event to NULL."""
+    for model in (Event, DailyFeatureUsage, DailyContactUsage, DailyAccountUsage, HealthSnapshot):
+        model.objects.all().delete()
+    Account.objects.all().delete()
+
+
 def _random_password(username: str) -> str:
     return secrets.token_urlsafe(9)
 
@@ -63,8 +78,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--days",
             type=_bounded_int("--days", 30, 730),
-            default=120,
-            help="Days of usage history up to --as-of (default %(default)s).",
+            default=365,
+            help="Days of usage history up to --as-of (default %(default)s); customers who "
+            "churned within them stay, with their history.",
         )
         parser.add_argument(
             "--as-of", type=_iso_date, default=None, help="Last day of the history (default today)."
@@ -103,27 +119,30 @@ class Command(BaseCommand):
                 "with the demo portfolio, or --if-empty to leave them alone."
             )
         started = time.monotonic()
+        as_of = opts["as_of"] or timezone.now().date()
         with transaction.atomic():
             if opts["reset"]:
-                Account.objects.all().delete()
+                _delete_accounts()
             counts, logins = build_demo_portfolio(
                 accounts=opts["accounts"],
                 seed=opts["seed"],
                 days=opts["days"],
-                as_of=opts["as_of"] or timezone.now().date(),
+                as_of=as_of,
                 password_for=_random_password,
             )
-        # Default playbooks, and 30 days of health history so trends and changes show at once.
+        # Default playbooks, and the health history that trends and validation read.
         install_default_playbooks(enabled=True)
-        history = backfill(HEALTH_HISTORY_DAYS, end=opts["as_of"] or timezone.now().date())
+        history = build_history(as_of, as_of - timedelta(days=opts["days"] - 1))
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo portfolio loaded in {time.monotonic() - started:.1f}s: "
-                f"{counts.accounts} accounts, {counts.contacts} contacts, {counts.events} events, "
+                f"{counts.accounts} accounts ({counts.churned} churned within the "
+                f"{opts['days']} days), {counts.contacts} contacts, {counts.events} events, "
                 f"{counts.surveys} survey responses, {counts.notes} notes, "
                 f"{counts.escalations} escalations, {counts.transitions} stage moves, "
-                f"{counts.milestones} milestones; {history['snapshots']} daily health scores "
-                f"over {HEALTH_HISTORY_DAYS} days, {history['changes']} colour changes."
+                f"{counts.milestones} milestones; {history['snapshots']} health scores on "
+                f"{history['days']} days (monthly, recent, and before each churn), "
+                f"{history['changes']} colour changes."
             )
         )
         self._print_logins(logins)
