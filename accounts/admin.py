@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from accounts.catalogue import describe_event
 from accounts.choices import ContractSource
 from accounts.contracts import contract_source
 from accounts.models import (
@@ -11,6 +12,10 @@ from accounts.models import (
     DailyFeatureUsage,
     DirtyAccount,
     Event,
+    EventCatalogueState,
+    EventDefinition,
+    EventUse,
+    EventWeek,
     ImportJob,
     Note,
     ProcessedMessage,
@@ -50,8 +55,21 @@ class AccountAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the app writes and never a person: shown, not added, changed or deleted."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ContractChange)
-class ContractChangeAdmin(admin.ModelAdmin):
+class ContractChangeAdmin(ReadOnlyAdmin):
     """The contract history is written by the app, never by hand: read-only here."""
 
     list_display = (
@@ -68,15 +86,6 @@ class ContractChangeAdmin(admin.ModelAdmin):
     search_fields = ("account__name", "account__external_id")
     list_select_related = ("account",)
     date_hierarchy = "changed_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Contact)
@@ -168,3 +177,52 @@ class ProcessedMessageAdmin(admin.ModelAdmin):
     list_display = ("message_id", "received_at")
     search_fields = ("message_id",)
     show_full_result_count = False
+
+
+@admin.register(EventDefinition)
+class EventDefinitionAdmin(admin.ModelAdmin):
+    """The catalogue's rows: admins may describe an event and mark it a key feature; the
+    usage columns are counted by accounts.catalogue and read-only here."""
+
+    list_display = ("name", "key_feature", "account_count", "user_count", "last_seen_at")
+    list_filter = ("key_feature",)
+    search_fields = ("name", "description")
+    fields = ("name", "key_feature", "description", "changed_by", "changed_at")
+    readonly_fields = ("name", "changed_by", "changed_at")
+
+    def has_add_permission(self, request):
+        return False  # names come from the events
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # its counts would start again from the next events only
+
+    def save_model(self, request, obj, form, change):
+        # The same path as the API and the catalogue page (who changed it, and when).
+        describe_event(
+            obj.name,
+            key_feature=obj.key_feature,
+            description=obj.description,
+            by=request.user,
+        )
+
+
+@admin.register(EventUse)
+class EventUseAdmin(ReadOnlyAdmin):
+    """Counted by accounts.catalogue from the events (a rebuild recounts)."""
+
+    list_display = ("name", "account", "contact", "first_seen", "last_seen")
+    list_select_related = ("account", "contact")
+    search_fields = ("name",)
+    show_full_result_count = False
+
+
+@admin.register(EventWeek)
+class EventWeekAdmin(ReadOnlyAdmin):
+    list_display = ("name", "week", "event_count")
+    search_fields = ("name",)
+    date_hierarchy = "week"
+
+
+@admin.register(EventCatalogueState)
+class EventCatalogueStateAdmin(ReadOnlyAdmin):
+    list_display = ("events_through", "refreshed_at", "rebuilt_at")

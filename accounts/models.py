@@ -513,3 +513,202 @@ class ProcessedMessage(models.Model):
 
     def __str__(self):
         return self.message_id
+
+
+# --- the event catalogue (accounts/catalogue.py keeps these rows) -------------------------
+
+
+class EventDefinition(models.Model):
+    """An event name the product sends, as the catalogue knows it: what the admin says about
+    it (a key feature or not, a description) and how it is used, refreshed from the events by
+    ``accounts.catalogue.refresh_event_catalogue``. Health measures read the key features
+    through ``accounts.catalogue.key_feature_names``.
+
+    The usage columns are written by the refresh only, the admin's columns by
+    ``accounts.catalogue.describe_event`` only: the two never overwrite each other.
+    """
+
+    name = models.CharField(max_length=200, unique=True, help_text="The event name as sent.")
+    key_feature = models.BooleanField(
+        "key feature",
+        default=False,
+        db_default=False,
+        help_text="Chosen by an admin: health measures of feature use count this event.",
+    )
+    description = models.TextField(
+        blank=True, default="", db_default="", help_text="What the event means, in words."
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who last changed the key-feature choice or the description.",
+    )
+    changed_at = models.DateTimeField(null=True, blank=True)
+    # Usage (db defaults: the refresh inserts new names with raw SQL).
+    event_count = models.PositiveBigIntegerField("events", default=0, db_default=0)
+    account_count = models.PositiveIntegerField(
+        "accounts", default=0, db_default=0, help_text="Accounts that ever sent it."
+    )
+    user_count = models.PositiveIntegerField(
+        "users",
+        default=0,
+        db_default=0,
+        help_text="Contacts that ever sent it (a person in two accounts counts in each).",
+    )
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    # Retained against churned accounts, for the suggestion (see accounts/catalogue.py).
+    retained_accounts = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Active accounts that send events (the sample)."
+    )
+    retained_using = models.PositiveIntegerField(
+        null=True, blank=True, help_text="... of which used this event in the last 28 days."
+    )
+    churned_accounts = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Churned accounts that sent events and churned after this event first "
+        "appeared (the sample).",
+    )
+    churned_using = models.PositiveIntegerField(
+        null=True, blank=True, help_text="... of which used this event in the 28 days before."
+    )
+    usage_difference = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Share of retained accounts using it minus share of churned ones (-1..1); "
+        "empty without both samples.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    # Use in the WINDOW_DAYS days up to today (retained) or the day of churning (churned).
+    WINDOW_DAYS = 28
+    # Suggested when more retained than churned accounts use it beyond chance: a one-sided
+    # two-proportion z-test at 97.5% (z >= 1.96).
+    SUGGEST_Z = 1.96
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def retained_share(self) -> float | None:
+        """Share of retained accounts that used it in their window; None without any."""
+        return self.retained_using / self.retained_accounts if self.retained_accounts else None
+
+    @property
+    def churned_share(self) -> float | None:
+        """Share of churned accounts that used it before churning; None without any."""
+        return self.churned_using / self.churned_accounts if self.churned_accounts else None
+
+    @property
+    def difference_z(self) -> float | None:
+        """The difference of the two shares in standard errors (pooled); None when there is
+        nothing to compare or both groups are all-or-nothing alike."""
+        if not self.retained_accounts or not self.churned_accounts:
+            return None
+        n1, n2 = self.retained_accounts, self.churned_accounts
+        pooled = (self.retained_using + self.churned_using) / (n1 + n2)
+        spread = (pooled * (1 - pooled) * (1 / n1 + 1 / n2)) ** 0.5
+        return (self.retained_share - self.churned_share) / spread if spread else None
+
+    @property
+    def suggested(self) -> bool:
+        z = self.difference_z
+        return z is not None and z >= self.SUGGEST_Z
+
+    @property
+    def comparison(self) -> str:
+        """The suggestion in words, with the sizes of both samples."""
+        if self.retained_accounts is None:
+            return "Not compared yet: the catalogue compares after its next refresh."
+        if not self.churned_accounts:
+            since = f" after {self.first_seen_at:%Y-%m-%d}" if self.first_seen_at else ""
+            return (
+                f"Nothing to compare: no account that sends events churned{since}, when this "
+                "event first appeared."
+                if since
+                else "Nothing to compare: no churned account sends events."
+            )
+        if not self.retained_accounts:
+            return "Nothing to compare: no active account sends events."
+        points = round(100 * (self.retained_share - self.churned_share))
+        text = (
+            f"Used by {self.retained_share:.0%} of {self.retained_accounts} retained accounts "
+            f"(last {self.WINDOW_DAYS} days) and {self.churned_share:.0%} of "
+            f"{self.churned_accounts} churned accounts ({self.WINDOW_DAYS} days before "
+            "churning): " + (f"{points:+d} points" if points else "no difference")
+        )
+        if self.suggested:
+            return f"{text}, more than chance explains: a candidate key feature."
+        return f"{text}, within what chance explains." if points > 0 else f"{text}."
+
+
+class EventUse(models.Model):
+    """Who sent an event name, and on which days first and last (UTC): one row per (name,
+    account) with no contact, and one per (name, account, contact). Accounts and users per
+    event are counted from here; the refresh keeps it from the raw events. Days rather than
+    times: a row is rewritten at most once a day, not for every batch of events."""
+
+    name = models.CharField(max_length=200)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Empty on the account's own row.",
+    )
+    first_seen = models.DateField()
+    last_seen = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name", "account", "contact"],
+                nulls_distinct=False,
+                name="event_use_unique",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} by {self.contact_id or 'account'} of {self.account_id}"
+
+
+class EventWeek(models.Model):
+    """Events of one name in one ISO week (Monday, UTC): the catalogue's weekly volume."""
+
+    name = models.CharField(max_length=200)
+    week = models.DateField(help_text="The Monday the ISO week starts on (UTC).")
+    event_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name", "week"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "week"], name="event_week_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} week of {self.week}: {self.event_count}"
+
+
+class EventCatalogueState(models.Model):
+    """The one row saying how far the catalogue has read the events (by event id)."""
+
+    events_through = models.BigIntegerField(
+        default=0, help_text="Every event with an id up to this one is counted."
+    )
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "event catalogue state"
+
+    def __str__(self):
+        return f"events through {self.events_through}"

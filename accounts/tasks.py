@@ -1,4 +1,4 @@
-"""Celery tasks of the accounts app: thin wrappers over accounts.usage."""
+"""Celery tasks of the accounts app: thin wrappers over accounts.usage, accounts.catalogue."""
 
 from datetime import date, timedelta
 
@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.catalogue import rebuild_event_catalogue, refresh_event_catalogue
 from accounts.import_jobs import run_import
 from accounts.models import ProcessedMessage
 from accounts.usage import rebuild_daily_usage
@@ -36,3 +37,16 @@ def prune_processed_messages_task() -> int:
     cutoff = timezone.now() - timedelta(days=settings.PROCESSED_MESSAGE_DAYS)
     deleted, _ = ProcessedMessage.objects.filter(received_at__lt=cutoff).delete()
     return deleted
+
+
+@shared_task
+def refresh_event_catalogue_task() -> dict:
+    """Count the events stored since the last run into the event catalogue (every few
+    minutes; a run finding another one at work returns at once)."""
+    return refresh_event_catalogue()
+
+
+@shared_task
+def rebuild_event_catalogue_task() -> dict:
+    """Recount the event catalogue from every event (nightly, and after a backfill)."""
+    return rebuild_event_catalogue()

@@ -3,8 +3,10 @@
 from django.urls import path, re_path
 from rest_framework.routers import DefaultRouter
 
+from accounts.api import catalogue as event_catalogue
 from accounts.api import views as accounts
 from health.api import views as health
+from health.api.validation import ScorecardValidationView
 from journeys.api import views as journeys
 from playbooks.api import views as playbooks
 
@@ -12,6 +14,9 @@ router = DefaultRouter(trailing_slash="/?")
 router.register("accounts", accounts.AccountViewSet, basename="account")
 router.register("contacts", accounts.ContactViewSet, basename="contact")
 router.register("events", accounts.EventViewSet, basename="event")
+router.register(
+    "event-catalogue", event_catalogue.EventCatalogueViewSet, basename="event-catalogue"
+)
 router.register("surveys", accounts.SurveyResponseViewSet, basename="survey")
 router.register("notes", accounts.NoteViewSet, basename="note")
 router.register("stages", journeys.StageViewSet, basename="stage")
@@ -48,6 +53,11 @@ urlpatterns = [
     *account_paths("health/history", health.AccountHealthHistoryView.as_view(), "health-history"),
     *account_paths("health/override", health.OverrideView.as_view(), "health-override"),
     *account_paths("health/sentiment", health.SentimentView.as_view(), "health-sentiment"),
+    re_path(
+        r"^scorecards/(?P<pk>[0-9]+)/validation/?$",
+        ScorecardValidationView.as_view(),
+        name="scorecard-validation",
+    ),
     *router.urls,
     path("accounts/by-external-id/<str:external_id>/handoff/", handoff, name="handoff"),
     path("metrics/", health.MetricsView.as_view(), name="metrics"),
