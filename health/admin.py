@@ -10,6 +10,7 @@ from health.models import (
     HealthChange,
     HealthOverride,
     HealthSnapshot,
+    LearnedScorecard,
     Scorecard,
     ScorecardMeasure,
     ScorecardVersion,
@@ -141,3 +142,11 @@ class CsmSentimentAdmin(admin.ModelAdmin):
     list_display = ["account", "sentiment", "set_by", "set_at"]
     list_select_related = ["account", "set_by"]
     raw_id_fields = ["account"]
+
+
+@admin.register(LearnedScorecard)
+class LearnedScorecardAdmin(ReadOnlyAdmin):
+    """Fitted on the scorecard's page or with learn_scorecard; published there, not here."""
+
+    list_display = ("version", "as_of", "window_days", "status", "created_at")
+    list_filter = ("status",)

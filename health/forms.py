@@ -149,6 +149,13 @@ def param_fields(kind: str) -> dict[str, forms.Field]:
                 label=spec.name.replace("_", " ").capitalize(),
                 help_text=f"{help_text} Comma-separated.",
             )
+        elif spec.kind == "choice":
+            fields[spec.name] = forms.ChoiceField(
+                required=False,
+                label=spec.name.replace("_", " ").capitalize(),
+                help_text=help_text,
+                choices=[("", f"default ({spec.default})"), *[(c, c) for c in spec.choices]],
+            )
         else:  # pragma: no cover - a new Param kind needs an input here
             raise ValueError(spec.kind)
     return fields
@@ -239,7 +246,7 @@ class MeasureForm(forms.Form):
                         params[spec.name] = values
                 elif spec.kind == "names":
                     params[spec.name] = data.get(spec.name) or []
-                elif data.get(spec.name) is not None:
+                elif data.get(spec.name) not in (None, ""):
                     params[spec.name] = data[spec.name]
         return {"kind": data.get("kind"), "weight": data.get("weight"), "params": params}
 

@@ -17,11 +17,10 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
+from accounts.catalogue import key_feature_names
 from accounts.choices import Persona
 from accounts.models import (
     Account,
@@ -29,8 +28,10 @@ from accounts.models import (
     DailyAccountUsage,
     DailyContactUsage,
     DailyFeatureUsage,
+    EventDefinition,
     SurveyResponse,
 )
+from cs_platform.sql import in_ids
 from journeys.choices import Severity
 from journeys.models import AccountMilestone, Escalation
 
@@ -52,8 +53,9 @@ class Param:
     default: object
     minimum: float | None = None
     maximum: float | None = None
-    kind: str = "number"  # number, integer, per_persona, per_severity, names
+    kind: str = "number"  # number, integer, per_persona, per_severity, names, choice
     help: str = ""
+    choices: tuple[str, ...] = ()  # for kind "choice"
 
 
 class Context:
@@ -72,12 +74,9 @@ class Context:
 
     @cached_property
     def accounts(self) -> pd.DataFrame:
-        rows = Account.objects.filter(id__in=self.ids).values_list(
-            "id", "renewal_date", "licenses_purchased"
-        )
-        return pd.DataFrame(rows, columns=["id", "renewal_date", "licenses_purchased"]).set_index(
-            "id"
-        )
+        columns = ["id", "renewal_date", "licenses_purchased", "contract_start"]
+        rows = Account.objects.filter(id__in=self.ids).values_list(*columns)
+        return pd.DataFrame(rows, columns=columns).set_index("id")
 
     def known_contacts(self):
         """Active contacts known by the day (first seen then, or with no first-seen date)."""
@@ -113,10 +112,10 @@ class Context:
 
 
 def ids_lookup(ids: list[int]):
-    """The right-hand side of ``account_id__in``: on PostgreSQL one array parameter, because
+    """The right-hand side of ``account_id__in``: beyond a few ids one array parameter, because
     Django prepares a list of thousands of ids value by value, once per query."""
-    if connection.vendor == "postgresql" and len(ids) > 20:
-        return RawSQL("SELECT unnest(%s::integer[])", [list(ids)])
+    if len(ids) > 20:
+        return in_ids(ids)
     return ids
 
 
@@ -184,6 +183,24 @@ def _band(zero: float, full: float, lo: float, hi: float, unit: str = "") -> tup
 
 
 WINDOW = Param("window_days", 28, 1, 365, "integer", "Days of usage looked at, ending today.")
+# A measure with these may earn its points from its percentile among peers (health/peers.py).
+PEER_PARAMS = (
+    Param(
+        "benchmark",
+        "fixed",
+        kind="choice",
+        choices=("fixed", "peers"),
+        help="fixed: zero_at and full_at are raw values; peers: they are percentiles (0-100) "
+        "among the active accounts of the peer group on the day.",
+    ),
+    Param(
+        "peer_group",
+        "plan",
+        kind="choice",
+        choices=("plan", "touch_model", "industry", "all"),
+        help="Who counts as a peer.",
+    ),
+)
 
 
 class UsageFrequency(Measure):
@@ -298,11 +315,10 @@ class LicenseUtilisation(Measure):
 
 class FeatureBreadth(Measure):
     def compute(self, ctx, params):
-        features = params["features"] or list(settings.CORE_FEATURES)
+        features = key_features(params["features"])
         result = empty_result(ctx.account_ids)
-        if not features:
-            result["note"] = "no key features configured"
-            return result
+        if (empty := unseen_events(ctx, features, result)) is not None:
+            return empty
         start, end = ctx.window(params["window_days"])
         used = dict(
             DailyFeatureUsage.objects.filter(
@@ -319,6 +335,33 @@ class FeatureBreadth(Measure):
 
     def describe(self, component):
         return component["note"]
+
+
+def key_features(chosen: list[str]) -> list[str]:
+    """The measure's own event names, else the catalogue's key features, else CORE_FEATURES."""
+    return list(chosen) or key_feature_names() or list(settings.CORE_FEATURES)
+
+
+def unseen_events(ctx, names: list[str], result: pd.DataFrame) -> pd.DataFrame | None:
+    """``result`` with the reason when none of ``names`` occurs in the data by the day, so the
+    measure says "no data" instead of a false zero; None when some do.
+
+    The event catalogue knows every name it has folded (one indexed lookup); a name it does not
+    know yet (sent in the last minutes, or never) is looked for in this chunk's roll-ups."""
+    if not names:
+        result["note"] = "no key features chosen in the event catalogue"
+        return result
+    known = EventDefinition.objects.filter(name__in=names, first_seen_at__lte=ctx.day_end).exists()
+    if (
+        known
+        or DailyFeatureUsage.objects.filter(
+            account_id__in=ctx.ids, name__in=names, date__lte=ctx.as_of
+        ).exists()
+    ):
+        return None
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    result["note"] = f"{shown} never occur{'s' if len(names) == 1 else ''} in the product's data"
+    return result
 
 
 class UsageTrend(Measure):
@@ -445,10 +488,11 @@ class OpenEscalations(Measure):
         frame = pd.DataFrame(rows, columns=["account_id", "severity", "n"])
         frame["weighted"] = frame["severity"].map(weights).fillna(0) * frame["n"]
         result = empty_result(ctx.account_ids)
-        # No open escalation is a fact, not missing data.
-        result["raw"] = (
-            frame.groupby("account_id")["weighted"].sum().reindex(result.index).fillna(0)
-        )
+        result["raw"] = frame.groupby("account_id")["weighted"].sum().reindex(result.index)
+        if params["none_open"] == "full_points":
+            result["raw"] = result["raw"].fillna(0)
+        # Otherwise only an open escalation says something: with none the measure is left
+        # out, so it lowers a score but never props up one whose usage collapsed.
         result["note"] = "no open escalation"
         for account_id, group in frame.groupby("account_id"):
             result.at[account_id, "note"] = ", ".join(
@@ -590,8 +634,10 @@ class CsmSentimentMeasure(Measure):
 
 
 DEFAULT_PERSONA_BENCHMARKS = {
-    Persona.ADMIN: 4,  # an admin is expected to log in weekly
-    Persona.CHAMPION: 4,
+    # Active days in 28: admins and champions live in the product most working days; at 4
+    # days (weekly) nearly every account earned full points and the measure never moved.
+    Persona.ADMIN: 12,
+    Persona.CHAMPION: 12,
     Persona.EXECUTIVE_SPONSOR: 0,
     Persona.END_USER: 0,  # end users may only appear during incidents
     Persona.BILLING: 0,
@@ -618,6 +664,7 @@ REGISTRY: dict[str, Measure] = {
                     "Active days expected per persona in the window.",
                 ),
                 *_band(10, 90, 0, 100, " (%)"),
+                *PEER_PARAMS,
             ),
         ),
         LicenseUtilisation(
@@ -625,17 +672,24 @@ REGISTRY: dict[str, Measure] = {
             "License utilisation",
             "Distinct active users in the window / licenses purchased.",
             "%",
-            (WINDOW, *_band(10, 80, 0, 1000, " (%)")),
+            (WINDOW, *_band(10, 80, 0, 1000, " (%)"), *PEER_PARAMS),
         ),
         FeatureBreadth(
             "feature_breadth",
             "Feature breadth",
-            "Key features used in the window / key features (default: CORE_FEATURES).",
+            "Key features used in the window / key features (default: the event catalogue's "
+            "key features, else CORE_FEATURES); no data when none of them ever occurs.",
             "%",
             (
                 WINDOW,
-                Param("features", [], kind="names", help="Event names; empty: CORE_FEATURES."),
+                Param(
+                    "features",
+                    [],
+                    kind="names",
+                    help="Event names; empty: the catalogue's key features.",
+                ),
                 *_band(0, 80, 0, 100, " (%)"),
+                *PEER_PARAMS,
             ),
         ),
         UsageTrend(
@@ -668,9 +722,17 @@ REGISTRY: dict[str, Measure] = {
         OpenEscalations(
             "open_escalations",
             "Open escalations",
-            "Escalations open on the day, weighted by severity.",
+            "Escalations open on the day, weighted by severity; with none open the measure is "
+            "left out (or, if chosen, earns full points).",
             "",
             (
+                Param(
+                    "none_open",
+                    "left_out",
+                    kind="choice",
+                    choices=("left_out", "full_points"),
+                    help="With no escalation open: leave the measure out, or give full points.",
+                ),
                 Param(
                     "severity_weights",
                     {str(k): v for k, v in SEVERITY_WEIGHTS.items()},
@@ -718,3 +780,8 @@ REGISTRY: dict[str, Measure] = {
         ),
     )
 }
+
+# Behavioural measures (health/behaviour.py) read this module's building blocks.
+from health.behaviour import BEHAVIOURAL_MEASURES  # noqa: E402
+
+REGISTRY.update({m.kind: m for m in BEHAVIOURAL_MEASURES})

@@ -89,6 +89,10 @@ def _clean_param(spec, value, where: str):
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise ValidationError({where: "Must be a list of event names."})
         return [v.strip() for v in value]
+    if spec.kind == "choice":
+        if value not in spec.choices:
+            raise ValidationError({where: f"Must be one of {', '.join(spec.choices)}."})
+        return value
     raise ValueError(spec.kind)  # pragma: no cover
 
 

@@ -27,13 +27,14 @@ def _announce(signal, ids):
 
 
 def assign_milestones(accounts=None) -> int:
-    """Give active accounts without milestones those of the first template matching them."""
+    """Give accounts without milestones those of the first template matching them.
+
+    Churned accounts too: one imported with its history and marked churned keeps the
+    milestones it reached while it was a customer (history and validation read them)."""
     templates = list(MilestoneTemplate.objects.prefetch_related("milestones"))
     if not templates:
         return 0
-    pending = Account.objects.filter(
-        status=AccountStatus.ACTIVE, contract_start__isnull=False, milestones__isnull=True
-    )
+    pending = Account.objects.filter(contract_start__isnull=False, milestones__isnull=True)
     if accounts is not None:
         pending = pending.filter(pk__in=[getattr(a, "pk", a) for a in accounts])
     rows = []
@@ -93,9 +94,9 @@ def evaluate_milestones(today: date | None = None, now: datetime | None = None) 
     """
     now = now or timezone.now()
     today = today or now.date()
-    pending = AccountMilestone.objects.filter(
-        reached_at__isnull=True, account__status=AccountStatus.ACTIVE
-    ).annotate(
+    # Churned accounts too: what their data shows reached before they left is recorded (the
+    # usage that reaches it ends with them), though only active accounts' reach is announced.
+    pending = AccountMilestone.objects.filter(reached_at__isnull=True).annotate(
         rule=F("definition__rule"),
         event_name=F("definition__event_name"),
         threshold=F("definition__threshold"),
@@ -146,7 +147,12 @@ def evaluate_milestones(today: date | None = None, now: datetime | None = None) 
             day = reached[milestone.pk]
             milestone.reached_at = min(now, datetime.combine(day, time(23, 59), UTC))
         AccountMilestone.objects.bulk_update(done, ["reached_at"], batch_size=2000)
-        _announce(milestone_reached, [m.pk for m in done])
+        active = set(
+            Account.objects.filter(
+                pk__in={m.account_id for m in done}, status=AccountStatus.ACTIVE
+            ).values_list("pk", flat=True)
+        )
+        _announce(milestone_reached, [m.pk for m in done if m.account_id in active])
 
         overdue = AccountMilestone.objects.filter(
             reached_at__isnull=True, overdue_at__isnull=True, due_date__lt=today,

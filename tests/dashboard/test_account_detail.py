@@ -107,7 +107,7 @@ def test_a_churned_account_says_so(logged_in, csm):
 
 
 def test_a_computed_score_shows_with_its_explanation_and_component_table(logged_in, account):
-    # The default scorecard has days to renewal: 45 days out is data enough for a score.
+    # The default scorecard has license utilisation: seats bought are data enough for a score.
     recompute([account.pk])
     response = page_of(logged_in, account)
     health = response.context["health"]
@@ -120,10 +120,10 @@ def test_a_computed_score_shows_with_its_explanation_and_component_table(logged_
     assert "Measure Value Benchmark Points Weight Contribution Why" in page
     rows = re.findall(r"<tbody>\s*(.*?)</tbody>", html.split('id="health"')[1], re.S)[0]
     assert rows.count("<tr") == len(health.components)
-    assert "Days to renewal" in rows
-    renewal = next(c for c in health.components if c["measure"] == "days_to_renewal")
-    assert f"{renewal['raw']:.0f} days" in rows
-    assert f"{renewal['weight']:.0f}%" in rows
+    assert "License utilisation" in rows
+    seats = next(c for c in health.components if c["measure"] == "license_utilisation")
+    assert f"{seats['raw']:.0f}%" in rows
+    assert f"{seats['weight']:.0f}%" in rows
     assert str(health.scorecard_version) in page
 
 

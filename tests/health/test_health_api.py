@@ -30,10 +30,12 @@ pytestmark = pytest.mark.django_db
 def scored(csm):
     """Two accounts of the CSM's book scored today: one clean, one with a critical escalation.
 
-    The default scorecard is cut down to open escalations, so the colours are certain.
+    The default scorecard is cut down to open escalations (full points with none open), so
+    the colours are certain.
     """
     default = Scorecard.objects.get(is_default=True)
     default.measures.exclude(kind="open_escalations").delete()
+    default.measures.update(params={"none_open": "full_points"})
     publish(default)
     calm = AccountFactory(owner=csm, external_id="calm")
     troubled = AccountFactory(owner=csm, external_id="troubled")
@@ -244,7 +246,7 @@ SCORECARD = {
     "measures": [
         {"kind": "usage_frequency", "weight": 3, "params": {"benchmarks": {"admin": 8}}},
         {"kind": "nps", "weight": 1},
-        {"kind": "open_escalations", "weight": 1},
+        {"kind": "open_escalations", "weight": 1, "params": {"none_open": "full_points"}},
     ],
 }
 
@@ -302,7 +304,11 @@ def test_scorecard_edits_publish_versions_and_keep_old_history_readable(client, 
 
     response = client.patch(
         f"/api/v1/scorecards/{card.pk}/",
-        {"measures": [{"kind": "open_escalations", "weight": 2}]},
+        {
+            "measures": [
+                {"kind": "open_escalations", "weight": 2, "params": {"none_open": "full_points"}}
+            ]
+        },
         content_type="application/json",
     )
     assert response.status_code == 200 and response.json()["version"] == 2

@@ -65,7 +65,11 @@ def handmade(db):
             (
                 "usage_frequency",
                 2,
-                {"benchmarks": {"admin": 4, "champion": 0}, "zero_at": 0, "full_at": 100},
+                {
+                    "benchmarks": {"admin": 4, "champion": 0, "end_user": 0},
+                    "zero_at": 0,
+                    "full_at": 100,
+                },
             ),
             ("nps", 1, {"zero_at": 0, "full_at": 10}),
             ("open_escalations", 1, {}),
@@ -132,29 +136,33 @@ def test_missing_data_is_left_out_and_its_weight_shared(handmade):
 def test_quiet_end_users_stay_green_a_silent_admin_turns_yellow(db, settings):
     """With the default scorecard: end users who only show up for incidents are no risk."""
     settings.CORE_FEATURES = ["report_created"]
+    twelve_weeks = [AS_OF - timedelta(days=i) for i in range(84)]  # every day, AS_OF first
     quiet_users = AccountFactory(licenses_purchased=0, renewal_date=None)
     admin = ContactFactory(account=quiet_users, persona=Persona.ADMIN)
     for _ in range(10):
         ContactFactory(account=quiet_users, persona=Persona.END_USER)
+    active_on(admin, twelve_weeks, name="report_created")
     silent_admin = AccountFactory(licenses_purchased=0, renewal_date=None)
     ContactFactory(account=silent_admin, persona=Persona.ADMIN)
     busy_users = [ContactFactory(account=silent_admin, persona=Persona.END_USER) for _ in range(10)]
-    eight_weeks = weeks_before(AS_OF, 8)
-    active_on(admin, eight_weeks)
-    active_on(admin, eight_weeks[:1], name="report_created")
     for user in busy_users:
-        active_on(user, eight_weeks)
-    active_on(busy_users[0], eight_weeks[:1], name="report_created")
+        active_on(user, twelve_weeks)
+    active_on(busy_users[0], twelve_weeks[1:2], name="report_created")
     rollup()
 
     scores = {r.account_id: r for r in score_chunk([quiet_users.pk, silent_admin.pk], AS_OF)}
+    # The admin on all 28 days (benchmark 12), one key feature used, 28 times by the one
+    # active user, the same pace as the 8 weeks before: usage, key-feature rate, feature
+    # breadth and activity change all at 100; nothing else has data.
     assert scores[quiet_users.pk].color == "green"
     assert scores[quiet_users.pk].score == 100.0
     silent = scores[silent_admin.pk]
-    # usage 0 x 25 + feature breadth 100 x 10 + trend 100 x 10 + escalations 100 x 10 = 3000
-    # over 55 present weight -> 54.5
+    # usage: the admin 0 of 12 days -> 0 points (weight 15); key-feature rate 1 event / 10
+    # active users = 0.1 on 0..10 -> 1 point (15); activity 281 events in 28 days vs 560 in
+    # the 56 before, +0.4% -> 100 points (15); breadth 1 of 1 -> 100 points (10):
+    # (0 x 15 + 1 x 15 + 100 x 15 + 100 x 10) / 55 = 45.7
     assert silent.color == "yellow"
-    assert silent.score == 54.5
+    assert silent.score == 45.7
     assert "0 of 1 admins meet their usage benchmark" in silent.explanation
 
 
@@ -223,11 +231,12 @@ def test_scores_as_of_a_past_date(handmade):
     (earlier,) = score_chunk([full.pk], AS_OF - timedelta(days=14), live=False)
     components = {c["measure"]: c for c in earlier.components}
     assert components["nps"]["missing"]
-    assert components["open_escalations"]["raw"] == 0.0
+    assert components["open_escalations"]["missing"]  # none open: left out, not a floor
     # admin1 has 2 of the 4 weekly days in the window (credit 0.5), admin2 none: 25%
     assert components["usage_frequency"]["raw"] == 25.0
-    # (25 x 2 + 100 x 1) / 3 = 50
-    assert earlier.score == 50.0
+    # usage alone: 25 x 2 / 2 = 25, red (under 40)
+    assert earlier.score == 25.0
+    assert earlier.color == "red"
 
 
 def test_movers_and_trend_against_the_snapshot_a_week_before(handmade):

@@ -201,3 +201,28 @@ def test_users_active_during_a_trial_count_from_the_contract_start(tracks):
     evaluate_milestones(today=date(2026, 3, 20))
     reached = AccountMilestone.objects.get(account=account, definition__name="Three active users")
     assert reached.reached_at.date() == date(2026, 3, 6)
+
+
+def test_an_account_that_churned_later_keeps_the_milestones_it_reached_as_a_customer(
+    tracks, django_capture_on_commit_callbacks
+):
+    # Imported with its history and already marked churned (on 25 March) before any
+    # milestone was assigned or evaluated.
+    account = customer(status="churned", churned_at=datetime(2026, 3, 25, tzinfo=UTC))
+    ann = ContactFactory(account=account)
+    use(account, 4, "report_shared", ann)
+    use(account, 6, "report_shared", ann)  # the second share: reached on 6 March
+    rebuild_daily_usage(date(2026, 3, 1), date(2026, 3, 31))
+    assert assign_milestones() == 2
+    heard = []
+    milestone_reached.connect(
+        receiver := lambda sender, milestone_ids, **kw: heard.extend(milestone_ids)
+    )
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert evaluate_milestones(today=date(2026, 5, 1))["reached"] == 1
+    finally:
+        milestone_reached.disconnect(receiver)
+    reached = AccountMilestone.objects.get(account=account, definition__name="First report shared")
+    assert reached.reached_at.date() == date(2026, 3, 6)
+    assert heard == []  # a churned account's history starts no playbook

@@ -1,0 +1,354 @@
+"""A scorecard learned from churn outcomes, using only what was known on a day.
+
+The method is the churn-analysis baseline: observation dates (the first of each month) on
+which every active account's behavioural measures are computed as of that date, each labelled
+with whether the account churned within the window after it; a regularised logistic
+regression (scikit-learn) on those measures; cross-validation whose folds keep each account
+on one side and test on later dates than they train on.
+
+Only observations whose window had ended by ``as_of`` enter the fit, labelled with churn up to
+then, and every measure is computed as of its own date: an outcome after ``as_of`` cannot
+change the fit.
+
+The model becomes an ordinary scorecard: each measure's raw value is mapped to 0-1 between its
+5th and 95th percentile on the training rows (the same clipped line the scorer's points draw
+between ``zero_at`` and ``full_at``), the regression is fitted on those, and each coefficient
+becomes the measure's weight (its size) and direction (which end earns the points). The
+scorecard's score is then a decreasing linear function of the model's log-odds, so it ranks
+accounts exactly as the model does, and components, contributions and explanations work as
+for any scorecard. Colour bands are set by alert budget: red for the riskiest ``red_share``
+of the training observations, yellow for the next ``yellow_share``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from django.db.models import Min
+from sklearn.linear_model import LogisticRegression
+
+from accounts.models import Account, DailyAccountUsage
+from health.measures import REGISTRY, Context
+from health.validation import auc as auc_of
+
+MIN_CHURNED = 20  # churned observations a fit needs
+C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+FOLDS = 4
+LOW_Q, HIGH_Q = 0.05, 0.95
+CHUNK = 5000
+
+
+class LearningError(ValueError):
+    """A fit that cannot be made; ``field`` names the input to change."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class Candidate:
+    kind: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.kind
+
+    @property
+    def label(self) -> str:
+        return REGISTRY[self.kind].label
+
+
+def candidates(key_features: list[str]) -> list[Candidate]:
+    """The behavioural measures a fit may use; the key-feature rate when any is chosen."""
+    # The change over time of the key behaviour says more than that of every event (a
+    # login that goes on while the real work stops hides a decline).
+    change = {"events": list(key_features)} if key_features else {}
+    found = [
+        Candidate("license_utilisation"),
+        Candidate("activity_change", change),
+        Candidate("usage_frequency"),
+        Candidate("key_contact_engagement"),
+        Candidate("tenure"),
+        Candidate("price_per_seat"),
+    ]
+    if key_features:
+        found[:0] = [
+            Candidate("event_rate", {"events": list(key_features)}),
+            Candidate("feature_breadth", {"features": list(key_features)}),
+        ]
+    return found
+
+
+def observation_dates(start: date, last: date) -> list[date]:
+    """The first of each month from ``start``'s month to ``last``."""
+    day, dates = date(start.year, start.month, 1), []
+    while day <= last:
+        if day >= start:
+            dates.append(day)
+        day = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return dates
+
+
+def _accounts() -> pd.DataFrame:
+    rows = Account.objects.order_by().values_list("id", "contract_start", "churned_at")
+    frame = pd.DataFrame(list(rows), columns=["account_id", "start", "churned_at"])
+    frame["churn_day"] = [c.date() if c is not None else None for c in frame["churned_at"]]
+    return frame.drop(columns="churned_at").set_index("account_id")
+
+
+def active_on(accounts: pd.DataFrame, day: date) -> list[int]:
+    started = accounts["start"].isna() | (accounts["start"] <= day)
+    active = accounts["churn_day"].isna() | (accounts["churn_day"] > day)
+    return accounts.index[started & active].tolist()
+
+
+def feature_rows(dates: list[date], features: list[Candidate], accounts) -> pd.DataFrame:
+    """Raw value of every feature for every account active on each date, as of that date:
+    one aggregate query per feature, date and chunk of accounts."""
+    frames = []
+    for day in dates:
+        ids = active_on(accounts, day)
+        for start in range(0, len(ids), CHUNK):
+            ctx = Context(ids[start : start + CHUNK], day)
+            part = pd.DataFrame(index=pd.Index(ctx.account_ids, name="account_id"))
+            for item in features:
+                params = REGISTRY[item.kind].defaults() | item.params
+                part[item.key] = REGISTRY[item.kind].compute(ctx, params)["raw"].astype(float)
+            frames.append(part.reset_index().assign(date=day))
+    if not frames:
+        return pd.DataFrame(columns=["account_id", "date", *[f.key for f in features]])
+    return pd.concat(frames, ignore_index=True)
+
+
+def label(rows: pd.DataFrame, accounts: pd.DataFrame, window: int, known_until: date):
+    """``churned``: churned within (date, date + window], counting only churn known by
+    ``known_until``."""
+    churn = rows["account_id"].map(accounts["churn_day"])
+    ends = rows["date"].map(lambda d: d + timedelta(days=window))
+    within = [
+        c is not None and c == c and d < c <= e and c <= known_until
+        for c, d, e in zip(churn, rows["date"], ends, strict=True)
+    ]
+    return pd.Series(within, index=rows.index, dtype=bool)
+
+
+@dataclass
+class Scaling:
+    """Each kept feature's clip range on the training rows, and its mean after scaling."""
+
+    low: dict
+    high: dict
+    mean: dict
+    dropped: dict  # feature -> why it was left out
+
+    def transform(self, rows: pd.DataFrame) -> np.ndarray:
+        cols = []
+        for key in self.low:
+            scaled = ((rows[key] - self.low[key]) / (self.high[key] - self.low[key])).clip(0, 1)
+            cols.append(scaled.fillna(self.mean[key]).to_numpy())
+        return np.column_stack(cols) if cols else np.empty((len(rows), 0))
+
+
+def fit_scaling(rows: pd.DataFrame, keys: list[str]) -> Scaling:
+    low, high, mean, dropped = {}, {}, {}, {}
+    for key in keys:
+        values = rows[key].dropna()
+        if values.empty:
+            dropped[key] = "no data on any training observation"
+            continue
+        lo, hi = values.quantile(LOW_Q), values.quantile(HIGH_Q)
+        if hi <= lo:
+            lo, hi = values.min(), values.max()
+        if hi <= lo:
+            dropped[key] = f"the same value ({lo:g}) on every training observation"
+            continue
+        low[key], high[key] = float(lo), float(hi)
+        mean[key] = float(((values - lo) / (hi - lo)).clip(0, 1).mean())
+    return Scaling(low, high, mean, dropped)
+
+
+def _model(c: float) -> LogisticRegression:
+    return LogisticRegression(C=c, max_iter=2000)
+
+
+def time_folds(rows: pd.DataFrame, window: int):
+    """(train, test) index pairs: each fold tests a quarter of the accounts on the later
+    dates (the last third, at least one), and trains on the other accounts' observations of
+    earlier dates. No account is on both sides, and no fold trains on a date it tests."""
+    dates = sorted(rows["date"].unique())
+    test_dates = set(dates[len(dates) - max(1, len(dates) // 3) :])
+    first_test = min(test_dates)
+    group = rows["account_id"] % FOLDS
+    earlier = rows["date"] < first_test
+    for k in range(FOLDS):
+        test = rows.index[(group == k) & rows["date"].isin(test_dates)]
+        train = rows.index[(group != k) & earlier]
+        yield train, test
+
+
+def cross_validate(rows: pd.DataFrame, y: pd.Series, keys: list[str], window: int) -> dict:
+    """Out-of-fold AUC per regularisation strength, and the out-of-fold risks of the best."""
+    results = {}
+    for c in C_GRID:
+        risk = pd.Series(np.nan, index=rows.index)
+        for train, test in time_folds(rows, window):
+            if len(test) == 0 or y[train].nunique() < 2:
+                continue
+            scaling = fit_scaling(rows.loc[train], keys)
+            model = _model(c).fit(scaling.transform(rows.loc[train]), y[train])
+            risk[test] = model.predict_proba(scaling.transform(rows.loc[test]))[:, 1]
+        tested = risk.notna()
+        results[c] = (auc_of(-risk[tested], y[tested]) if tested.any() else None, risk)
+    scored = {c: r for c, r in results.items() if r[0] is not None}
+    if not scored:
+        raise LearningError(
+            "as_of",
+            "Too few churned observations on the earlier dates to cross-validate in time: "
+            "choose a later --as-of or a longer history.",
+        )
+    best = max(scored, key=lambda c: scored[c][0])
+    return {
+        "auc_by_c": {str(c): (None if a is None else round(a, 4)) for c, (a, _) in results.items()},
+        "c": best,
+        "auc": scored[best][0],
+        "risk": scored[best][1],
+    }
+
+
+def _direction_words(label: str, lowers_risk: bool) -> str:
+    return f"more {label[0].lower() + label[1:]} {'lowers' if lowers_risk else 'raises'} risk"
+
+
+def _within_bounds(kind: str, lo: float, hi: float) -> tuple[float, float]:
+    """The learned range inside what the measure's zero_at/full_at may be set to."""
+    spec = next(p for p in REGISTRY[kind].params if p.name == "zero_at")
+    low = -np.inf if spec.minimum is None else spec.minimum
+    high = np.inf if spec.maximum is None else spec.maximum
+    return round(float(np.clip(lo, low, high)), 4), round(float(np.clip(hi, low, high)), 4)
+
+
+def to_measures(model, scaling: Scaling, features: list[Candidate]) -> list[dict]:
+    """The fitted coefficients as scorecard measures: weight = the coefficient's size, and
+    the points run towards the end of the range that lowers risk."""
+    by_key = {f.key: f for f in features}
+    coefs = dict(zip(scaling.low, model.coef_[0], strict=True))
+    total = sum(abs(b) for b in coefs.values())
+    measures = []
+    for key, beta in sorted(coefs.items(), key=lambda kv: -abs(kv[1])):
+        if total == 0 or abs(beta) / total < 0.01:
+            continue  # under 1% of the score: left out rather than shown as noise
+        item = by_key[key]
+        lo, hi = _within_bounds(item.kind, scaling.low[key], scaling.high[key])
+        if lo >= hi:
+            continue  # the whole learned range lies beyond what the measure can express
+        lowers = beta < 0  # more of it, less churn
+        params = REGISTRY[item.kind].defaults() | item.params
+        params.update(zero_at=lo if lowers else hi, full_at=hi if lowers else lo)
+        measures.append(
+            {
+                "kind": item.kind,
+                "weight": round(abs(beta) / total * 100, 2),
+                "params": params,
+                "coefficient": round(float(beta), 4),
+                "says": _direction_words(item.label, lowers),
+            }
+        )
+    return measures
+
+
+def score_rows(rows: pd.DataFrame, measures: list[dict], keys: dict) -> pd.Series:
+    """The learned scorecard's 0-100 score of feature rows, as the scorer computes it:
+    linear points, missing measures left out and their weight shared."""
+    points, weights = [], []
+    for item in measures:
+        raw = rows[keys[item["kind"]]]
+        lo, hi = item["params"]["zero_at"], item["params"]["full_at"]
+        points.append(((raw - lo) / (hi - lo)).clip(0, 1) * 100)
+        weights.append(raw.notna() * item["weight"])
+    points, weights = pd.concat(points, axis=1), pd.concat(weights, axis=1)
+    total = weights.sum(axis=1).replace(0, np.nan)
+    return (points.fillna(0) * weights.to_numpy()).sum(axis=1) / total
+
+
+def bands_by_budget(scores: pd.Series, red_share: float, yellow_share: float) -> dict:
+    """Green/yellow/red cut-offs that flag the riskiest shares of the training scores."""
+    yellow_min = int(np.clip(np.floor(scores.quantile(red_share)) + 1, 1, 98))
+    green_min = int(np.clip(np.floor(scores.quantile(red_share + yellow_share)) + 1, 2, 100))
+    green_min = max(green_min, yellow_min + 2)
+    width = green_min - yellow_min
+    hysteresis = min(2.0, max(0.0, (width - 1) / 2 - 0.5))
+    return {"green_min": green_min, "yellow_min": yellow_min, "hysteresis": round(hysteresis, 1)}
+
+
+def check_inputs(as_of: date, today: date, window: int, red_share: float, yellow_share: float):
+    if as_of > today:
+        raise LearningError("as_of", f"{as_of} is in the future (today is {today}).")
+    if not 1 <= window <= 365:
+        raise LearningError("window", "Must be from 1 to 365 days.")
+    if not (0 < red_share < 1 and 0 < yellow_share < 1 and red_share + yellow_share < 1):
+        raise LearningError(
+            "red_share", "red_share and yellow_share must be between 0 and 1, together under 1."
+        )
+
+
+def fit(
+    as_of: date,
+    *,
+    window: int = 60,
+    key_features: list[str] | None = None,
+    red_share: float = 0.05,
+    yellow_share: float = 0.10,
+    history_days: int = 730,
+    today: date | None = None,
+) -> dict:
+    """Fit on observation dates up to ``as_of - window``; the learned measures and bands,
+    the cross-validation and the training frame (for the report)."""
+    today = today or date.today()
+    check_inputs(as_of, today, window, red_share, yellow_share)
+    accounts = _accounts()
+    # Observation dates start where usage data does: before it every behaviour reads zero.
+    first = DailyAccountUsage.objects.aggregate(first=Min("date"))["first"]
+    start = max(as_of - timedelta(days=history_days), first or as_of)
+    dates = observation_dates(start, as_of - timedelta(days=window))
+    if len(dates) < 3:
+        raise LearningError(
+            "as_of",
+            f"Needs at least three observation dates whose {window}-day window ended by "
+            f"{as_of}; the data starts {start}.",
+        )
+    features = candidates(key_features or [])
+    rows = feature_rows(dates, features, accounts)
+    y = label(rows, accounts, window, as_of)
+    churned = int(y.sum())
+    if churned < MIN_CHURNED:
+        raise LearningError(
+            "as_of",
+            f"Too few churned accounts to learn from: {churned} churned observations before "
+            f"{as_of}; a fit needs at least {MIN_CHURNED}.",
+        )
+    keys = [f.key for f in features]
+    cv = cross_validate(rows, y, keys, window)
+    scaling = fit_scaling(rows, keys)
+    model = _model(cv["c"]).fit(scaling.transform(rows), y)
+    measures = to_measures(model, scaling, features)
+    if not measures:
+        raise LearningError("as_of", "No measure carried any signal on the training data.")
+    scores = score_rows(rows, measures, {f.kind: f.key for f in features})
+    return {
+        "as_of": as_of,
+        "window": window,
+        "dates": dates,
+        "rows": rows.assign(churned=y, score=scores),
+        "measures": measures,
+        "bands": bands_by_budget(scores.dropna(), red_share, yellow_share),
+        "dropped": scaling.dropped,
+        "cv": cv,
+        "churned": churned,
+        "features": features,
+        "shares": (red_share, yellow_share),
+    }
