@@ -137,9 +137,11 @@ if not REDIS_URL and not _broker:
 
     _valkey = embedded.valkey_url(VAR_DIR)
     REDIS_URL, _embedded_broker = f"{_valkey}/1", f"{_valkey}/0"
+elif not REDIS_URL and _broker.startswith(("redis://", "rediss://")):
+    REDIS_URL = _broker  # one Redis for the broker and the cache, as before
 elif not REDIS_URL:
     raise ConfigError(
-        "REDIS_URL", "is required with CELERY_BROKER_URL (the cache holds locks and rate limits)"
+        "REDIS_URL", "is required with a non-Redis CELERY_BROKER_URL (the cache holds locks)"
     )
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}

@@ -71,17 +71,21 @@ def population(kind: str, params: dict, as_of: date, live: bool) -> pd.DataFrame
     return frame
 
 
-def percentiles(values: pd.Series, peers: pd.DataFrame) -> pd.Series:
+def percentiles(values: pd.Series, peers: pd.DataFrame, groups: pd.Series | None = None):
     """Each account's mid-rank percentile (0-100) among the peers of its group with data:
-    ties count half, so the median account of a group of identical values sits at 50."""
+    ties count half, so the median account of a group of identical values sits at 50.
+    ``groups`` gives the group of accounts that are not among ``peers`` themselves."""
     result = pd.Series(np.nan, index=values.index, dtype=float)
-    groups = peers["group"].reindex(values.index)
+    own = peers["group"] if groups is None else pd.concat([groups, peers["group"]])
+    own = own[~own.index.duplicated()].reindex(values.index)
     known = peers.dropna(subset=["raw"])
-    for group, members in values.groupby(groups):
+    for group, members in values.groupby(own):
         pool = np.sort(known.loc[known["group"] == group, "raw"].to_numpy())
-        if not len(pool):
-            continue
         x = members.to_numpy(dtype=float)
+        if not len(pool):
+            # No peer with data (a new plan): the account is its own median.
+            result[members.index] = np.where(np.isnan(x), np.nan, 50.0)
+            continue
         below = np.searchsorted(pool, x, side="left")
         upto = np.searchsorted(pool, x, side="right")
         pct = (below + upto) / 2 / len(pool) * 100
@@ -89,8 +93,20 @@ def percentiles(values: pd.Series, peers: pd.DataFrame) -> pd.Series:
     return result
 
 
+def _groups_of(ids, group: str) -> pd.Series:
+    """The peer group of accounts outside the day's population (a churned account's history,
+    an account created since the population was counted)."""
+    if group == "all":
+        return pd.Series("", index=ids, dtype=object)
+    rows = Account.objects.filter(id__in=list(ids)).values_list("id", group)
+    return pd.Series(dict(rows), dtype=object)
+
+
 def peer_values(kind: str, params: dict, raw: pd.Series, as_of: date, live: bool) -> pd.Series:
     """``raw`` as the scorer maps it to points: percentiles for a peer benchmark."""
     if params.get("benchmark", "fixed") != "peers":
         return raw
-    return percentiles(raw, population(kind, params, as_of, live))
+    peers = population(kind, params, as_of, live)
+    missing = raw.index.difference(peers.index)
+    extra = _groups_of(missing, params["peer_group"]) if len(missing) else None
+    return percentiles(raw, peers, extra)

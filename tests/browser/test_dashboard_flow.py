@@ -302,7 +302,7 @@ def test_a_green_to_yellow_playbook_puts_a_task_in_the_csms_inbox(
     make_user("ada", roles.ADMIN, is_staff=True, first_name="Ada", last_name="Admin")
     maya = make_user("maya", roles.CSM, first_name="Maya", last_name="Lopez")
     omar = make_user("omar", roles.CSM, first_name="Omar", last_name="Said")
-    only_scorecard([("open_escalations", 1, {})])
+    only_scorecard([("open_escalations", 1, {"none_open": "full_points"})])
     harbor = AccountFactory(name="Harbor Freight Co", domain="harbor.example", owner=maya)
     zenith = AccountFactory(name="Zenith Labs", domain="zenith.example", owner=omar)
     EscalationFactory(account=zenith, severity="high", opened_at=timezone.now())

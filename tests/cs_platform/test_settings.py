@@ -84,9 +84,9 @@ def manage(*args, env, tmp_path):
             "required when DEBUG is off",
         ),
         (
-            {"DEBUG": "true", "CELERY_BROKER_URL": "redis://h:6379/0"},
+            {"DEBUG": "true", "CELERY_BROKER_URL": "amqp://h:5672//"},
             "REDIS_URL",
-            "required with CELERY_BROKER_URL",
+            "required with a non-Redis CELERY_BROKER_URL",
         ),
     ],
 )

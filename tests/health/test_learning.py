@@ -11,6 +11,7 @@ from accounts.choices import Persona
 from accounts.models import (
     Account,
     Contact,
+    DailyAccountUsage,
     DailyContactUsage,
     DailyFeatureUsage,
     EventDefinition,
@@ -38,7 +39,7 @@ def portfolio(n=90, churners=36, seed=4):
     rng = np.random.default_rng(seed)
     days = pd.date_range(START, TODAY).date
     churn_days = sorted(rng.choice(np.arange(90, len(days) - 10), churners, replace=False))
-    contact_rows, feature_rows = [], []
+    contact_rows, feature_rows, account_rows = [], [], []
     for i in range(n):
         churn = days[churn_days[i]] if i < churners else None
         account = AccountFactory(
@@ -69,6 +70,9 @@ def portfolio(n=90, churners=36, seed=4):
                     DailyContactUsage(contact=contact, account=account, date=day, event_count=3)
                 )
             if active:
+                account_rows.append(
+                    DailyAccountUsage(account=account, date=day, event_count=len(active))
+                )
                 feature_rows.append(
                     DailyFeatureUsage(
                         account=account, date=day, name="login", event_count=len(active)
@@ -80,6 +84,7 @@ def portfolio(n=90, churners=36, seed=4):
                         DailyFeatureUsage(account=account, date=day, name=KEY, event_count=shared)
                     )
     DailyContactUsage.objects.bulk_create(contact_rows, batch_size=5000)
+    DailyAccountUsage.objects.bulk_create(account_rows, batch_size=5000)
     DailyFeatureUsage.objects.bulk_create(feature_rows, batch_size=5000)
 
 
@@ -112,7 +117,8 @@ def test_bad_inputs_are_refused_naming_the_reason():
     with pytest.raises(learning.LearningError, match="in the future") as exc:
         learning.fit(date(2026, 4, 2), today=TODAY)
     assert exc.value.field == "as_of"
-    AccountFactory(contract_start=START)
+    account = AccountFactory(contract_start=START)
+    DailyAccountUsage.objects.create(account=account, date=START, event_count=1)
     with pytest.raises(learning.LearningError, match="at least 20") as exc:
         learning.fit(AS_OF, today=TODAY)
     assert "0 churned observations" in str(exc.value)

@@ -57,3 +57,16 @@ def test_a_peer_benchmark_scores_the_percentile_within_the_plan():
     # The same for a chunk of one: peers are the day's whole population, not the chunk.
     (one,) = score_chunk([growth[3].pk], AS_OF)
     assert one.score == 70.0
+
+
+def test_an_account_outside_the_days_peers_is_ranked_against_them():
+    only_scorecard(
+        [("license_utilisation", 1, {"benchmark": "peers", "zero_at": 0, "full_at": 100})]
+    )
+    growth = [with_active_users(n) for n in range(4)]  # 0%, 10%, 20%, 30%
+    score_chunk([growth[0].pk], AS_OF)  # the day's population is counted (and kept)
+    # Created since, with 20% of seats active: ranked against the four counted peers,
+    # 2 below and 1 equal -> (2 + 3) / 2 of 4 = 62.5.
+    late = with_active_users(2)
+    (result,) = score_chunk([late.pk], AS_OF)
+    assert result.score == 62.5
