@@ -522,17 +522,21 @@ def _widen_seen(seen: dict[int, tuple[datetime, datetime]]) -> None:
     """Move first_seen_at back and last_seen_at forward where this batch says so."""
     if not seen:
         return
-    # One UPDATE from three arrays; the ORM's bulk_update builds a CASE per row.
+    # One UPDATE from three arrays; the ORM's bulk_update builds a CASE per row. The rows to
+    # change are locked first, in id order: two batches for the same users then wait for
+    # each other instead of deadlocking (the join's order follows the plan, not the ids).
     table = connection.ops.quote_name(Contact._meta.db_table)
-    rows = [(pk, low, high) for pk, (low, high) in seen.items()]
+    rows = [(pk, low, high) for pk, (low, high) in sorted(seen.items())]
     source, params = unnest(rows, "bigint", "timestamptz", "timestamptz")
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS c SET "
             "first_seen_at = LEAST(COALESCE(c.first_seen_at, v.low), v.low), "
             "last_seen_at = GREATEST(COALESCE(c.last_seen_at, v.high), v.high) "
-            f"FROM {source} AS v(id, low, high) WHERE c.id = v.id "
-            "AND (c.first_seen_at IS NULL OR c.first_seen_at > v.low "
-            "OR c.last_seen_at IS NULL OR c.last_seen_at < v.high)",
+            f"FROM (SELECT v.id, v.low, v.high FROM {source} AS v(id, low, high) "
+            f"JOIN {table} AS locked ON locked.id = v.id "
+            "WHERE locked.first_seen_at IS NULL OR locked.first_seen_at > v.low "
+            "OR locked.last_seen_at IS NULL OR locked.last_seen_at < v.high "
+            "ORDER BY v.id FOR UPDATE OF locked) AS v WHERE c.id = v.id",
             params,
         )
