@@ -17,9 +17,9 @@ So nothing here counts on read. ``refresh_event_catalogue`` (a Celery task every
 minutes) reads only the events stored since it last ran (by id, through the primary key) and
 folds them, in one statement per chunk, into ``EventUse`` (who sent each name, first and last
 seen), ``EventWeek`` (events per name per ISO week) and the counters of ``EventDefinition``
-(a first ``EventUse`` row of a name adds one account or user: ``xmax = 0`` in RETURNING, as in
-accounts/usage.py). Pages and the API read ``EventDefinition`` (one row per name) and a few
-``EventWeek`` rows: a few milliseconds whatever the volume of events.
+(a first ``EventUse`` row of a name adds one account or user: ``cs_platform.sql.inserted``
+in RETURNING, as in accounts/usage.py). Pages and the API read ``EventDefinition`` (one row
+per name) and a few ``EventWeek`` rows: a few milliseconds whatever the volume of events.
 
 Exactly once: an event is folded when its id is at most the highest id of an event received
 ``SETTLE`` ago or earlier. Ingestion stamps ``received_at`` before its transaction and commits
@@ -40,6 +40,7 @@ refresh from ``EventUse`` (0.9-1.4 s at the size above) and stored with the samp
 from datetime import date, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
@@ -51,6 +52,7 @@ from accounts.models import (
     EventUse,
     EventWeek,
 )
+from cs_platform.sql import inserted, local_work_mem, truncate
 
 SETTLE = timedelta(minutes=2)
 CHUNK = 500_000  # event ids per fold statement: bounds the statement's memory and time
@@ -67,6 +69,27 @@ def key_feature_names() -> list[str]:
         .order_by("name")
         .values_list("name", flat=True)
     )
+
+
+def suggested_feature_names() -> list[str]:
+    """The names the retained-vs-churned comparison suggests (``EventDefinition.suggested``),
+    sorted."""
+    return _features(chosen=False)
+
+
+def measured_feature_names() -> list[str]:
+    """What health measures of key features count: the names an admin chose, else (until
+    there is a choice) the suggested ones; sorted, in one query."""
+    return _features(chosen=True)
+
+
+def _features(chosen: bool) -> list[str]:
+    wanted = Q(retained_accounts__gt=0, churned_accounts__gt=0)
+    rows = EventDefinition.objects.filter(wanted | Q(key_feature=True) if chosen else wanted)
+    fields = ("name", "key_feature", "retained_accounts", "retained_using", "churned_accounts")
+    rows = list(rows.only(*fields, "churned_using").order_by("name"))
+    picked = [d.name for d in rows if d.key_feature] if chosen else []
+    return picked or [d.name for d in rows if d.suggested]
 
 
 def seen_event_names(names) -> set[str]:
@@ -180,13 +203,9 @@ def _rebuild(state: EventCatalogueState, now) -> dict:
     (3.8-4.7 min there, on a machine other work kept busy).
     """
     horizon = _horizon(0, now - SETTLE) or 0
-    with connection.cursor() as cursor:
-        # Only the catalogue reads EventUse, and it waits for this lock anyway; a DELETE
-        # would leave millions of dead rows behind every night. (Checks of foreign keys
-        # that this transaction deferred must run before a TRUNCATE.)
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"TRUNCATE {_table(EventUse)}")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    # Only the catalogue reads EventUse, and it waits for this lock anyway; a DELETE would
+    # leave millions of dead rows behind every night.
+    truncate(EventUse)
     EventWeek.objects.all().delete()
     EventDefinition.objects.update(
         event_count=0, account_count=0, user_count=0, first_seen_at=None, last_seen_at=None
@@ -252,7 +271,7 @@ def _fold(after: int, upto: int, now) -> int:
                 first_seen = LEAST(t.first_seen, EXCLUDED.first_seen),
                 last_seen = GREATEST(t.last_seen, EXCLUDED.last_seen)
             WHERE EXCLUDED.first_seen < t.first_seen OR EXCLUDED.last_seen > t.last_seen
-            RETURNING t.name, t.contact_id, (t.xmax = 0) AS new
+            RETURNING t.name, t.contact_id, {inserted("t")} AS new
         ), w AS (
             INSERT INTO {week} AS t (name, week, event_count)
             SELECT name, date_trunc('week', occurred_at AT TIME ZONE 'UTC')::date, count(*)
@@ -294,10 +313,9 @@ def _recount(upto: int, now) -> int:
     def day(column: str) -> str:
         return f"({column} AT TIME ZONE 'UTC')::date"
 
-    with connection.cursor() as cursor:
-        # Hash aggregates in memory instead of sorts spilled to disk (2.3 M groups for 10 M
-        # events: 16 s instead of 70 s); for this transaction only.
-        cursor.execute("SET LOCAL work_mem = '256MB'")
+    # Hash aggregates in memory instead of sorts spilled to disk (2.3 M groups for 10 M
+    # events: 16 s instead of 70 s); for these statements only.
+    with local_work_mem(256), connection.cursor() as cursor:
         cursor.execute(
             f"""
             WITH per_contact AS MATERIALIZED (

@@ -5,6 +5,26 @@ committed. ``group`` and ``identify`` upsert accounts and contacts; ``track`` an
 events, linked to an account through ``context.groupId`` or the contact's account. A repeated
 ``messageId`` is reported as a duplicate and counted once. Work is set-based: a batch of 500
 messages costs a fixed number of queries, whatever its size.
+
+Lock order. Clients post batches for the same accounts and users at once, so one batch's
+transaction takes its row locks in an order every other batch shares, or two of them wait on
+each other until PostgreSQL breaks the deadlock by failing one (issue 14: a 500). In order:
+
+1. processed message ids of group/identify calls, sorted (a new key waits for a concurrent
+   insert of the same key);
+2. with group/identify calls only: the existing contacts the batch names, in id order, FOR NO
+   KEY UPDATE, so the contact upserts and first/last seen below lock only rows already held;
+3. accounts (the group upsert: existing rows in id order, new ones by external_id), then
+   contacts (created and upserted, sorted by external_id);
+4. events, sorted by message id;
+5. the contacts whose first/last seen move, in id order, FOR NO KEY UPDATE;
+6. the roll-ups: contact-days, feature-days, account-days, each sorted by its key;
+7. the dirty marks, sorted, in one statement (``marks_written_last``);
+8. at COMMIT, PostgreSQL's deferred foreign-key checks take FOR KEY SHARE on every account
+   and contact referenced, in the order of the rows written. No step above locks with FOR
+   UPDATE, the one row lock that blocks KEY SHARE: steps 2, 3 and 5 lock with FOR NO KEY
+   UPDATE, as an UPDATE that changes no key does. (Before, FOR UPDATE in steps 3 and 5 met
+   the other batch's commit-time KEY SHARE, each waiting on the other.)
 """
 
 import json
@@ -17,7 +37,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.choices import ContractSource, Persona
-from accounts.dirty import mark_dirty
+from accounts.dirty import mark_dirty, marks_written_last
 from accounts.models import Account, Contact, Event, ProcessedMessage
 from accounts.upsert import upsert_accounts, upsert_contacts
 from accounts.usage import add_to_rollups
@@ -218,13 +238,14 @@ def ingest_messages(messages: list, *, received_at=None, sent_at=None) -> list[M
     for attempt in range(CONFLICT_RETRIES):
         results = dict(rejected_up_front)
         try:
-            with transaction.atomic():
+            with transaction.atomic(), marks_written_last():
                 _store(valid, results, received_at)
             break
         except (IntegrityError, OperationalError) as exc:
             # A concurrent request created the same account or contact a moment earlier (a
-            # second pass finds it committed and updates it instead), or the database broke
-            # a deadlock with another writer of the same rows by failing this batch.
+            # second pass finds it committed and updates it instead). A deadlock should not
+            # happen (see "Lock order" above); if one still does, nothing was written and the
+            # batch is tried again, as a last safety net.
             if attempt == CONFLICT_RETRIES - 1 or not _may_retry(exc):
                 raise
     return [results[i] for i in sorted(results)]
@@ -240,6 +261,8 @@ def _may_retry(exc) -> bool:
 def _store(valid, results, received_at):
     profiles = [m for m in valid if m["type"] in {"group", "identify"}]
     fresh = _first_time_seen(profiles, received_at)
+    if fresh:
+        _lock_contacts({m["user_id"] for m in valid if m["user_id"]})
     for message in profiles:
         if message["message_id"] not in fresh:
             results[message["index"]] = MessageResult(
@@ -264,7 +287,7 @@ def _first_time_seen(messages, received_at) -> set[str]:
     table = connection.ops.quote_name(ProcessedMessage._meta.db_table)
     field = ProcessedMessage._meta.get_field("received_at")
     at = field.get_db_prep_value(received_at, connection)
-    ids = list(dict.fromkeys(m["message_id"] for m in messages))
+    ids = sorted({m["message_id"] for m in messages})  # sorted: see "Lock order"
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (message_id, received_at) VALUES "
@@ -280,6 +303,24 @@ def _first_time_seen(messages, received_at) -> set[str]:
             first.add(message["message_id"])
         seen.add(message["message_id"])
     return first
+
+
+def _lock_contacts(external_ids: set[str]) -> None:
+    """Lock the existing contacts of these user ids, in id order (step 2 of "Lock order").
+
+    Only for batches that upsert contacts: otherwise a contact locked by the upsert early in
+    one batch and by first/last seen late in another makes two batches cross. A batch of
+    events alone locks existing contacts only late (first/last seen), holding nothing a
+    batch of profiles wants but a contact both create at once (a user first seen in both);
+    locking them all up front would queue every batch behind the one before."""
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    source, params = unnest([(e,) for e in sorted(external_ids)], "text")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.id FROM {table} AS c WHERE c.external_id IN (SELECT * FROM {source}) "
+            "AND c.external_id <> '' ORDER BY c.id FOR NO KEY UPDATE",  # <>: the unique index
+            params,
+        )
 
 
 def _apply_groups(groups, results):
@@ -301,7 +342,7 @@ def _apply_groups(groups, results):
             item["name"] = item["external_id"]
     # The upsert marks what it wrote for recompute, in this transaction.
     written = upsert_accounts(
-        _last_per_key(items), all_or_nothing=False, source=ContractSource.SEGMENT
+        _sorted_by_key(_last_per_key(items)), all_or_nothing=False, source=ContractSource.SEGMENT
     )
     _record_upserts(groups, written, results)
     # group(userId, groupId) says the user belongs to the account: later identify and track
@@ -318,7 +359,11 @@ def _apply_groups(groups, results):
             )
         )
         Contact.objects.bulk_create(
-            [Contact(external_id=u, account_id=ids[g]) for u, g in members.items() if g in ids],
+            [
+                Contact(external_id=u, account_id=ids[g])
+                for u, g in sorted(members.items())
+                if g in ids
+            ],
             ignore_conflicts=True,
         )
 
@@ -333,6 +378,11 @@ def _last_per_key(items: list[dict], key: str = "external_id") -> list[dict]:
         if traits:
             target["traits"] = traits
     return list(merged.values())
+
+
+def _sorted_by_key(items: list[dict], key: str = "external_id") -> list[dict]:
+    """Items in key order: the upsert creates rows in item order (see "Lock order")."""
+    return sorted(items, key=lambda item: item[key])
 
 
 def _record_upserts(messages, upsert_results, results):
@@ -381,7 +431,7 @@ def _apply_identifies(identifies, results):
         return
     # identify may arrive before group: make sure the named accounts exist.
     _ensure_accounts({i["account"] for i in items if "account" in i})
-    outcomes = upsert_contacts(_last_per_key(items), all_or_nothing=False)
+    outcomes = upsert_contacts(_sorted_by_key(_last_per_key(items)), all_or_nothing=False)
     _record_upserts(sendable, outcomes, results)
 
 
@@ -435,7 +485,7 @@ def _store_events(events, results, touched, received_at):
         Contact.objects.bulk_create(
             [
                 Contact(external_id=ext, account_id=acc, persona=Persona.END_USER)
-                for ext, acc in new_contacts.items()
+                for ext, acc in sorted(new_contacts.items())
             ],
             ignore_conflicts=True,
         )
@@ -459,7 +509,7 @@ def _store_events(events, results, touched, received_at):
                 m["message_id"],
                 received_at,
             )
-            for m, account_id in rows
+            for m, account_id in sorted(rows, key=lambda row: row[0]["message_id"])
         ]
     )
     for message, account_id in rows:
@@ -523,8 +573,9 @@ def _widen_seen(seen: dict[int, tuple[datetime, datetime]]) -> None:
     if not seen:
         return
     # One UPDATE from three arrays; the ORM's bulk_update builds a CASE per row. The rows to
-    # change are locked first, in id order: two batches for the same users then wait for
-    # each other instead of deadlocking (the join's order follows the plan, not the ids).
+    # change are locked first, in id order (the join's order follows the plan, not the
+    # ids), and FOR NO KEY UPDATE, as the UPDATE itself would: FOR UPDATE also blocks the
+    # KEY SHARE of another batch's commit-time foreign-key checks (see "Lock order").
     table = connection.ops.quote_name(Contact._meta.db_table)
     rows = [(pk, low, high) for pk, (low, high) in sorted(seen.items())]
     source, params = unnest(rows, "bigint", "timestamptz", "timestamptz")
@@ -537,6 +588,6 @@ def _widen_seen(seen: dict[int, tuple[datetime, datetime]]) -> None:
             f"JOIN {table} AS locked ON locked.id = v.id "
             "WHERE locked.first_seen_at IS NULL OR locked.first_seen_at > v.low "
             "OR locked.last_seen_at IS NULL OR locked.last_seen_at < v.high "
-            "ORDER BY v.id FOR UPDATE OF locked) AS v WHERE c.id = v.id",
+            "ORDER BY v.id FOR NO KEY UPDATE OF locked) AS v WHERE c.id = v.id",
             params,
         )

@@ -156,7 +156,7 @@ def upsert_accounts(
     _reject_duplicates(batch, lambda item: ("external_id", item.result.key or None))
 
     with transaction.atomic():
-        existing = Account.objects.select_for_update().in_bulk(
+        existing = _locked(Account.objects).in_bulk(
             _given(batch, "external_id", "parent"), field_name="external_id"
         )
         owners = _resolve_owners(_given(batch, "owner"))
@@ -213,7 +213,7 @@ def upsert_contacts(items: list[dict], *, all_or_nothing: bool = True) -> list[I
         )
         by_external_id = {
             contact.external_id: contact
-            for contact in Contact.objects.select_for_update().filter(
+            for contact in _locked(Contact.objects).filter(
                 external_id__in=_given(batch, "external_id")
             )
         }
@@ -236,6 +236,17 @@ def upsert_contacts(items: list[dict], *, all_or_nothing: bool = True) -> list[I
             for account_id in (item.obj.account_id, item.previous_account_id)
         )
     return _results(batch, created)
+
+
+def _locked(manager):
+    """The rows an upsert reads to change, locked in id order with FOR NO KEY UPDATE.
+
+    NO KEY UPDATE, not FOR UPDATE: an upsert changes no key, and FOR UPDATE also blocks the
+    FOR KEY SHARE that PostgreSQL's foreign-key checks take, which a concurrent ingest takes
+    at its commit, row by row in its events' order: its lock and ours then crossed in a
+    deadlock (issue 14). Id order: two upserts of the same rows wait instead of crossing.
+    """
+    return manager.select_for_update(no_key=True).order_by("pk")
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -462,7 +473,7 @@ def _contacts_by_email(targets) -> dict[tuple[int, str], Contact]:
     if not targets:
         return {}
     rows = (
-        Contact.objects.select_for_update()
+        _locked(Contact.objects)
         .annotate(email_lower=Lower("email"))
         .filter(
             account_id__in={account_id for account_id, _ in targets},

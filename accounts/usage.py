@@ -17,7 +17,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 
 from accounts.models import DailyAccountUsage, DailyContactUsage, DailyFeatureUsage, Event
-from cs_platform.sql import unnest
+from cs_platform.sql import inserted, unnest
 
 
 def _day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
@@ -107,7 +107,7 @@ def add_to_rollups(events) -> None:
 def _add_rollups(per_account: Counter, per_contact: Counter, per_feature: Counter) -> None:
     """The three upserts in one statement, the rows sent as arrays. A contact's or an event
     name's first row of an account-day adds one to the day's active contacts or distinct
-    events (``xmax = 0`` in RETURNING: the row was inserted, not updated), so the day needs
+    events (``inserted`` in RETURNING: the row was inserted, not updated), so the day needs
     no recount.
 
     Rows are locked in one order, or two batches touching the same days deadlock: keys
@@ -135,14 +135,14 @@ def _add_rollups(per_account: Counter, per_contact: Counter, per_feature: Counte
             SELECT * FROM {contact_rows}
             ON CONFLICT ({contact}, {account}, {day})
             DO UPDATE SET {count} = {contacts}.{count} + EXCLUDED.{count}
-            RETURNING {account} AS account_id, {day} AS day, ({contacts}.xmax = 0) AS new
+            RETURNING {account} AS account_id, {day} AS day, {inserted(contacts)} AS new
         ), f AS (
             INSERT INTO {features} ({account}, {day}, {name}, {count})
             SELECT * FROM {feature_rows}
             WHERE (SELECT count(*) FROM c) >= 0
             ON CONFLICT ({account}, {day}, {name})
             DO UPDATE SET {count} = {features}.{count} + EXCLUDED.{count}
-            RETURNING {account} AS account_id, {day} AS day, ({features}.xmax = 0) AS new
+            RETURNING {account} AS account_id, {day} AS day, {inserted(features)} AS new
         ), nc AS (
             SELECT account_id, day, count(*) FILTER (WHERE new) AS n FROM c GROUP BY 1, 2
         ), nf AS (

@@ -145,7 +145,7 @@ def main(argv=None) -> int:
                 f"{type(exc).__name__}: {exc}"
             )
         )
-        from bench.registry import GROUPS, expand
+        from bench.registry import GROUPS, OWN_DATA, expand
 
         names = expand(args.only)
         unknown = sorted(set(names) - set(benchmarks))
@@ -165,7 +165,7 @@ def main(argv=None) -> int:
         if settings.DEBUG:
             log("warning: DEBUG is on; Django records every query, inflating time and memory")
         try:
-            ctx = prepare(target, args.size, args.keep_db)
+            ctx = prepare(target, args.size, args.keep_db, generate=not OWN_DATA.issuperset(names))
         except (DjangoDatabaseError, PsycopgError) as exc:
             log(f"cannot prepare the bench database {target.name}: {exc}".strip())
             return 1
@@ -188,5 +188,6 @@ def run(benchmarks, names, ctx, repeat, out) -> None:
             log(f"{name}: measuring (it times itself)")
         else:
             log(f"{name}: measuring ({repeat} runs each of subject and floor)")
-        result = run_case(name, case, size=ctx.size, days=ctx.days, repeat=repeat, db=ctx.db)
+        data = case.data or ctx
+        result = run_case(name, case, size=data.size, days=data.days, repeat=repeat, db=ctx.db)
         print(result_line(result), file=out, flush=True)

@@ -59,8 +59,14 @@ def delete_meta(name: str) -> None:
         cursor.execute("DELETE FROM bench_meta WHERE name = %s", [name])
 
 
-def prepare(target: BenchDatabase, size: int, keep: bool) -> Context:
-    """Migrate the bench database and fill it, or with ``keep`` reuse data of the same shape."""
+def prepare(target: BenchDatabase, size: int, keep: bool, generate: bool = True) -> Context:
+    """Migrate the bench database and fill it, or with ``keep`` reuse data of the same shape.
+
+    ``generate`` false (every benchmark of the run brings its own data): the bench database
+    is left as it is, and the Context only says the size asked for."""
+    if not generate:
+        log("the benchmarks chosen bring their own data: the bench data is not generated")
+        return Context(size, 0, date.today(), date.today(), keep=keep)
     days = days_for(size)
     meta = None
     if keep:

@@ -35,16 +35,17 @@ def url_of(config: dict) -> str:
     return f"postgres://{credentials}{host}{port}/{quote(str(config['NAME']), safe='')}{query}"
 
 
-def bench_database(source_url: str) -> BenchDatabase:
+def bench_database(source_url: str, suffix: str = SUFFIX) -> BenchDatabase:
     """The bench database beside the one ``source_url`` names: same server and credentials,
-    database ``<name>_bench``."""
+    database ``<name>_bench`` (``<name><suffix>``: the year dataset's is ``<name>_bench_year``,
+    beside the bench database)."""
     parts = urlsplit(source_url or "")
     if parts.scheme not in POSTGRES_SCHEMES:
         raise ValueError(f"expected a postgres:// URL, got {source_url!r}")
     name = unquote(parts.path.lstrip("/"))
     if not name:
         raise ValueError("names no database (e.g. postgres://user@host:5432/dbname)")
-    bench_name = name + SUFFIX
+    bench_name = name + suffix
     url = urlunsplit(parts._replace(path="/" + quote(bench_name)))
     # libpq knows postgres:// and postgresql:// but not dj-database-url's pgsql:// alias.
     admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
@@ -75,7 +76,7 @@ def ensure_exists(db: BenchDatabase) -> None:
 
 def recreate(db: BenchDatabase) -> None:
     """Start from an empty bench database. Callers close Django's connections first."""
-    if not db.name.endswith(SUFFIX):
+    if not (db.name.endswith(SUFFIX) or f"{SUFFIX}_" in db.name):
         raise RuntimeError(f"refusing to drop {db.name!r}: not a bench database")
     from psycopg2 import sql
 

@@ -38,7 +38,9 @@ class Case:
     instead: called once with the run's ``repeat``, it measures both sides itself and returns
     the result fields, at least ``seconds`` and ``floor_seconds`` (see runner.custom_result).
     ``extra``, called with the finished result, returns more fields for the line (fields the
-    line already has are refused). ``teardown`` runs last, whatever happened.
+    line already has are refused). ``teardown`` runs last, whatever happened. ``data``: the
+    Context of the data the case runs on when it is not the run's (the year dataset,
+    ``bench.year``), for the line's ``size`` and ``days``.
     """
 
     subject: Callable[[], object] | None = None
@@ -46,6 +48,7 @@ class Case:
     teardown: Callable[[], object] | None = None
     extra: Callable[[dict], dict] | None = None
     custom: Callable[[int], dict] | None = None
+    data: Context | None = None
 
     def __post_init__(self):
         if self.custom is None and (self.subject is None or self.floor is None):
@@ -76,11 +79,18 @@ def expand(names, groups=None) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def benchmark(name: str):
+# Benchmarks that bring data of their own (the year dataset): a run of only these does not
+# generate the bench data.
+OWN_DATA: set[str] = set()
+
+
+def benchmark(name: str, *, own_data: bool = False):
     def register(setup: Setup) -> Setup:
         if name in BENCHMARKS or name in GROUPS:
             raise ValueError(f"benchmark {name!r} is registered twice")
         BENCHMARKS[name] = setup
+        if own_data:
+            OWN_DATA.add(name)
         return setup
 
     return register

@@ -54,9 +54,21 @@ def is_running(var_dir: Path) -> bool:
     return info is not None and info.is_running()
 
 
+def _find_useradd() -> None:
+    """As root the package runs the server as a user of its own, made with ``useradd`` the
+    first time: it must be found even when PATH lacks the sbin folders (cron, su, CI)."""
+    if os.geteuid() != 0:
+        return
+    folders = os.environ.get("PATH", "").split(os.pathsep)
+    missing = [f for f in ("/usr/local/sbin", "/usr/sbin", "/sbin") if f not in folders]
+    if missing:
+        os.environ["PATH"] = os.pathsep.join([*folders, *missing])
+
+
 def start(var_dir: Path):
     """Initialise the data folder if new and start the server if it is not running."""
     Path(var_dir).mkdir(parents=True, exist_ok=True)
+    _find_useradd()
     # cleanup_mode=None: the package's own stop-at-exit counts handles in a file, which a
     # killed process never updates; stop() below is called by whoever started the server.
     return _server_module().get_server(data_dir(var_dir), cleanup_mode=None)

@@ -32,7 +32,7 @@ FADE_DAYS = 56  # an admin who drifts away takes this long to reach FADED
 FADED = 0.15
 EROSION_PER_WEEK = 0.035  # log engagement lost per week by an eroding account
 EROSION_FLOOR = -1.2
-DIPS_PER_YEAR = 0.8  # temporary dips of engagement, each 2-6 weeks deep, then recovered
+DIPS_PER_YEAR = 0.5  # temporary dips of engagement, each 2-6 weeks deep, then recovered
 SURPRISE_WARNING = 14  # days at most between a no-warning decision and the renewal
 LEAVING_DAYS = (18, 35)  # time constant of the fade of a customer who decided to leave
 

@@ -246,7 +246,7 @@ def draw_customers(n: int, grid: Grid, seed: int) -> list[Customer]:
         age = int(rng.integers(14, 365)) if recent else int(rng.integers(365, 4 * 365))
         # Contracts start on the first of a month, as invoices do.
         start = (grid.as_of - timedelta(days=age)).replace(day=1)
-        erodes = rng.random() < 0.3
+        erodes = rng.random() < 0.2
         customers.append(
             Customer(
                 index=i,

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Count, Q, Sum
+from django.db.models import BooleanField, Case, Count, ExpressionWrapper, F, Q, Sum, When
 
 from accounts.models import ContractChange, DailyContactUsage, DailyFeatureUsage
 from health.measures import (
@@ -60,6 +60,12 @@ def _event_counts(ctx, names: list[str], start, end) -> pd.Series:
 class EventRate(Measure):
     """Events of the chosen names in the window per active user (or per seat)."""
 
+    def quantity_words(self, params):
+        names = list(params.get("events") or [])
+        what = f"{names[0]} events" if len(names) == 1 else "key-feature events"
+        who = "seat" if params.get("per") == "seat" else "active user"
+        return f"{what} per {who}"
+
     def compute(self, ctx, params):
         names = key_features(params["events"])
         result = empty_result(ctx.account_ids)
@@ -77,7 +83,7 @@ class EventRate(Measure):
         result.loc[has, "raw"] = counts[has] / divisor[has]
         # No active user (or no seat) and no event: nothing was done, a true zero.
         result.loc[~has & (counts == 0), "raw"] = 0.0
-        label = names[0] if len(names) == 1 else f"{len(names)} events"
+        label = names[0] if len(names) == 1 else f"events of {len(names)} key features"
         result["note"] = [
             f"{fmt(c)} {label} in {days} days, {fmt(r)} per {who}"
             if r == r
@@ -95,6 +101,13 @@ class EventRate(Measure):
 
 class ActivityChange(Measure):
     """Events per day in the last window against the baseline window before it, in %."""
+
+    def quantity_words(self, params):
+        what = "key-feature activity" if params.get("events") else "activity"
+        return (
+            f"growth of {what} (the last {params['window_days']} days against the "
+            f"{params['baseline_days']} before)"
+        )
 
     def compute(self, ctx, params):
         recent, baseline = params["window_days"], params["baseline_days"]
@@ -140,6 +153,10 @@ class ActivityChange(Measure):
 class Tenure(Measure):
     """Days since the contract started."""
 
+    quantity = "days as a customer"
+
+    higher_is_better = None
+
     def compute(self, ctx, params):
         result = empty_result(ctx.account_ids)
         starts = ctx.accounts["contract_start"].reindex(result.index)
@@ -155,6 +172,8 @@ class Tenure(Measure):
 class PricePerSeat(Measure):
     """ARR on the day (from the contract history) per purchased license."""
 
+    higher_is_better = None  # a dearer seat can mean more value or a harder renewal
+
     def compute(self, ctx, params):
         result = empty_result(ctx.account_ids)
         arr = _arr_on(ctx)
@@ -169,14 +188,38 @@ class PricePerSeat(Measure):
 
 
 def _arr_on(ctx) -> pd.Series:
-    """Each account's ARR at the end of the day: its latest contract change by then."""
+    """Each account's ARR at the end of the day: its latest contract change by then.
+
+    An account created with a past contract start (imported, or sent through the API after
+    the fact) has its first change dated the day it was created; from its contract start
+    until then its ARR is the one it was created with, as the portfolio metrics read it."""
+    # One row per account: its latest change by the day, else its first change after it.
+    by_day = Q(changed_at__lte=ctx.day_end)
     rows = (
-        ContractChange.objects.filter(account_id__in=ctx.ids, changed_at__lte=ctx.day_end)
-        .order_by("account_id", "-changed_at", "-id")
+        ContractChange.objects.filter(account_id__in=ctx.ids)
+        .annotate(
+            late=ExpressionWrapper(~by_day, output_field=BooleanField()),
+            by_day_at=Case(When(by_day, then=F("changed_at"))),
+            by_day_id=Case(When(by_day, then=F("id"))),
+        )
+        .order_by(
+            "account_id",
+            "late",
+            F("by_day_at").desc(nulls_last=True),
+            F("by_day_id").desc(nulls_last=True),
+            "changed_at",
+            "id",
+        )
         .distinct("account_id")
-        .values_list("account_id", "arr_after")
+        .values_list("account_id", "arr_after", "late")
     )
-    return pd.Series({a: float(v) for a, v in rows}, dtype=float).reindex(ctx.account_ids)
+    starts = ctx.accounts["contract_start"]
+    arr = {
+        a: float(v)
+        for a, v, late in rows
+        if not late or (pd.notna(starts.get(a)) and starts.get(a) <= ctx.as_of)
+    }
+    return pd.Series(arr, dtype=float).reindex(ctx.account_ids)
 
 
 EVENTS = Param(

@@ -71,9 +71,11 @@ def _training_comparison(fit: dict, current, minimums) -> dict:
     """Out-of-fold AUC of the draft next to the current version's history, same rows."""
     rows = fit["rows"].assign(risk=fit["cv"]["risk"]).dropna(subset=["risk"])
     tested = rows.assign(score=100 * (1 - rows["risk"]))
-    # Colours by the same alert budget as the draft's bands, within the tested rows.
+    # Colours by the same alert budget as the draft's bands: shares of the tested rows that
+    # did not churn.
     red_share, yellow_share = fit["shares"]
-    red, yellow = (tested["score"].quantile(q) for q in (red_share, red_share + yellow_share))
+    stayed = tested.loc[~tested["churned"].astype(bool), "score"]
+    red, yellow = (stayed.quantile(q) for q in (red_share, red_share + yellow_share))
     tested["color"] = np.where(
         tested["score"] < red, "red", np.where(tested["score"] < yellow, "yellow", "green")
     )
@@ -168,8 +170,8 @@ def learn_scorecard(
     as_of: date,
     *,
     window: int = 60,
-    red_share: float = 0.05,
-    yellow_share: float = 0.10,
+    red_share: float = learning.RED_SHARE,
+    yellow_share: float = learning.YELLOW_SHARE,
     by=None,
     today: date | None = None,
     minimums: Minimums = Minimums(),  # noqa: B008 - frozen

@@ -38,6 +38,9 @@ MIN_CHURNED = 20  # churned observations a fit needs
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 FOLDS = 4
 LOW_Q, HIGH_Q = 0.05, 0.95
+# The default alert budget: shares of the accounts that stay flagged red and yellow, i.e. the
+# false alarms accepted (17%) for the churners caught.
+RED_SHARE, YELLOW_SHARE = 0.05, 0.12
 CHUNK = 5000
 
 
@@ -220,8 +223,18 @@ def cross_validate(rows: pd.DataFrame, y: pd.Series, keys: list[str], window: in
     }
 
 
-def _direction_words(label: str, lowers_risk: bool) -> str:
-    return f"more {label[0].lower() + label[1:]} {'lowers' if lowers_risk else 'raises'} risk"
+def _direction_words(kind: str, lowers_risk: bool, params: dict | None = None) -> str:
+    measure = REGISTRY[kind]
+    words = measure.quantity_words(measure.defaults() | (params or {}))
+    return f"more {words} {'lowers' if lowers_risk else 'raises'} risk"
+
+
+def against_expectation(kind: str, beta: float) -> bool:
+    """A coefficient pointing against what the measure means (more use raising risk): with
+    correlated measures a regression gives one of them the sign that corrects the others,
+    which reads as nonsense on a scorecard. Measures that may point either way never are."""
+    expected = REGISTRY[kind].higher_is_better
+    return expected is not None and beta != 0 and (beta < 0) != expected
 
 
 def _within_bounds(kind: str, lo: float, hi: float) -> tuple[float, float]:
@@ -255,7 +268,7 @@ def to_measures(model, scaling: Scaling, features: list[Candidate]) -> list[dict
                 "weight": round(abs(beta) / total * 100, 2),
                 "params": params,
                 "coefficient": round(float(beta), 4),
-                "says": _direction_words(item.label, lowers),
+                "says": _direction_words(item.kind, lowers, item.params),
             }
         )
     return measures
@@ -275,8 +288,15 @@ def score_rows(rows: pd.DataFrame, measures: list[dict], keys: dict) -> pd.Serie
     return (points.fillna(0) * weights.to_numpy()).sum(axis=1) / total
 
 
-def bands_by_budget(scores: pd.Series, red_share: float, yellow_share: float) -> dict:
-    """Green/yellow/red cut-offs that flag the riskiest shares of the training scores."""
+def bands_by_budget(
+    scores: pd.Series, red_share: float, yellow_share: float, churned: pd.Series | None = None
+) -> dict:
+    """Green/yellow/red cut-offs that flag the riskiest shares of the training scores, of
+    those that did not churn within the window when ``churned`` is given: the budget is then
+    the false alarms a team accepts (whatever the churn rate), and every churner scored
+    below the cut-offs is flagged on top of it."""
+    if churned is not None:
+        scores = scores[~churned.reindex(scores.index, fill_value=False)]
     yellow_min = int(np.clip(np.floor(scores.quantile(red_share)) + 1, 1, 98))
     green_min = int(np.clip(np.floor(scores.quantile(red_share + yellow_share)) + 1, 2, 100))
     green_min = max(green_min, yellow_min + 2)
@@ -296,13 +316,38 @@ def check_inputs(as_of: date, today: date, window: int, red_share: float, yellow
         )
 
 
+def _fit_expected_directions(
+    rows: pd.DataFrame, y: pd.Series, keys: list[str], c: float, params: dict | None = None
+):
+    """The model on ``keys``, refitted without the measure most against its expected
+    direction (``against_expectation``) until none is; the ones left out say why."""
+    # A candidate's key is its measure's kind (one measure of a kind per scorecard).
+    keys, against = list(keys), {}
+    while keys:
+        scaling = fit_scaling(rows, keys)
+        model = _model(c).fit(scaling.transform(rows), y)
+        betas = dict(zip(scaling.low, model.coef_[0], strict=True))
+        wrong = {k: b for k, b in betas.items() if against_expectation(k, b)}
+        if not wrong:
+            scaling.dropped.update(against)
+            return model, scaling
+        worst = max(wrong, key=lambda k: abs(wrong[k]))
+        words = _direction_words(worst, wrong[worst] < 0, (params or {}).get(worst))
+        against[worst] = (
+            f"on the training data {words} once the other measures are counted, against "
+            "what it measures: it stood in for them, so it is left out"
+        )
+        keys.remove(worst)
+    raise LearningError("as_of", "No measure carried any signal on the training data.")
+
+
 def fit(
     as_of: date,
     *,
     window: int = 60,
     key_features: list[str] | None = None,
-    red_share: float = 0.05,
-    yellow_share: float = 0.10,
+    red_share: float = RED_SHARE,
+    yellow_share: float = YELLOW_SHARE,
     history_days: int = 730,
     today: date | None = None,
 ) -> dict:
@@ -333,8 +378,8 @@ def fit(
         )
     keys = [f.key for f in features]
     cv = cross_validate(rows, y, keys, window)
-    scaling = fit_scaling(rows, keys)
-    model = _model(cv["c"]).fit(scaling.transform(rows), y)
+    params = {f.key: f.params for f in features}
+    model, scaling = _fit_expected_directions(rows, y, keys, cv["c"], params)
     measures = to_measures(model, scaling, features)
     if not measures:
         raise LearningError("as_of", "No measure carried any signal on the training data.")
@@ -345,7 +390,7 @@ def fit(
         "dates": dates,
         "rows": rows.assign(churned=y, score=scores),
         "measures": measures,
-        "bands": bands_by_budget(scores.dropna(), red_share, yellow_share),
+        "bands": bands_by_budget(scores.dropna(), red_share, yellow_share, churned=y),
         "dropped": scaling.dropped,
         "cv": cv,
         "churned": churned,

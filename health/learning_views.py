@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from cs_platform.roles import ADMIN, ALL_ROLES, role_required
 from health.drafts import learn_scorecard, publish_learned
-from health.learning import LearningError
+from health.learning import RED_SHARE, YELLOW_SHARE, LearningError
 from health.models import LearnedScorecard, Scorecard
 from health.validation_data import ValidationInputError
 
@@ -23,8 +23,8 @@ from health.validation_data import ValidationInputError
 class LearnForm(forms.Form):
     as_of = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     window = forms.IntegerField(min_value=1, max_value=365, initial=60)
-    red_share = forms.FloatField(min_value=0.01, max_value=0.5, initial=0.05)
-    yellow_share = forms.FloatField(min_value=0.01, max_value=0.5, initial=0.10)
+    red_share = forms.FloatField(min_value=0.01, max_value=0.5, initial=RED_SHARE)
+    yellow_share = forms.FloatField(min_value=0.01, max_value=0.5, initial=YELLOW_SHARE)
 
 
 def learn_form(initial_as_of: date | None = None) -> LearnForm:

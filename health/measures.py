@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from django.conf import settings
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from accounts.catalogue import key_feature_names
+from accounts.catalogue import measured_feature_names
 from accounts.choices import Persona
 from accounts.models import (
     Account,
@@ -141,9 +142,18 @@ class Measure(ABC):
     description: str
     unit: str = ""
     params: tuple[Param, ...] = field(default_factory=tuple)
+    # What a higher raw value means, for a learned scorecard's words ("more days since a key
+    # contact was active raises risk"; None: the phrase) and the way it is expected to point
+    # (None: either way can be healthy, e.g. tenure). See health.learning.
+    quantity: ClassVar[str | None] = None
+    higher_is_better: ClassVar[bool | None] = True
 
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params}
+
+    def quantity_words(self, params: dict) -> str:
+        """What a higher raw value is, with these params: 'more ___ lowers risk'."""
+        return self.quantity or self.phrase
 
     @abstractmethod
     def compute(self, ctx: Context, params: dict) -> pd.DataFrame:
@@ -205,6 +215,8 @@ PEER_PARAMS = (
 
 class UsageFrequency(Measure):
     """Active days per contact against what each persona is expected to do."""
+
+    quantity = "active days against each persona's benchmark"
 
     def compute(self, ctx, params):
         benchmarks = {p: b for p, b in params["benchmarks"].items() if b > 0}
@@ -294,6 +306,8 @@ def _worst_persona(detail):
 
 
 class LicenseUtilisation(Measure):
+    quantity = "active users per seat"
+
     def compute(self, ctx, params):
         result = empty_result(ctx.account_ids)
         licenses = ctx.accounts["licenses_purchased"].reindex(result.index)
@@ -314,6 +328,8 @@ class LicenseUtilisation(Measure):
 
 
 class FeatureBreadth(Measure):
+    quantity = "of the key features in use"
+
     def compute(self, ctx, params):
         features = key_features(params["features"])
         result = empty_result(ctx.account_ids)
@@ -338,8 +354,9 @@ class FeatureBreadth(Measure):
 
 
 def key_features(chosen: list[str]) -> list[str]:
-    """The measure's own event names, else the catalogue's key features, else CORE_FEATURES."""
-    return list(chosen) or key_feature_names() or list(settings.CORE_FEATURES)
+    """The measure's own event names, else the key features an admin chose in the event
+    catalogue, else the ones it suggests, else CORE_FEATURES."""
+    return list(chosen) or measured_feature_names() or list(settings.CORE_FEATURES)
 
 
 def unseen_events(ctx, names: list[str], result: pd.DataFrame) -> pd.DataFrame | None:
@@ -476,6 +493,9 @@ SEVERITY_WEIGHTS = {Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 4, Sever
 
 
 class OpenEscalations(Measure):
+    quantity = "weight of open escalations"
+    higher_is_better = False
+
     def compute(self, ctx, params):
         weights = params["severity_weights"]
         rows = (
@@ -513,6 +533,8 @@ class OpenEscalations(Measure):
 
 
 class DaysToRenewal(Measure):
+    higher_is_better = None
+
     def compute(self, ctx, params):
         result = empty_result(ctx.account_ids)
         renewal = pd.to_datetime(ctx.accounts["renewal_date"].reindex(result.index))
@@ -528,6 +550,9 @@ class DaysToRenewal(Measure):
 
 
 class KeyContactEngagement(Measure):
+    quantity = "days since a key contact was active"
+    higher_is_better = False
+
     def compute(self, ctx, params):
         lookback = params["lookback_days"]
         start, end = ctx.window(lookback)
@@ -678,7 +703,8 @@ REGISTRY: dict[str, Measure] = {
             "feature_breadth",
             "Feature breadth",
             "Key features used in the window / key features (default: the event catalogue's "
-            "key features, else CORE_FEATURES); no data when none of them ever occurs.",
+            "key features, else its suggestions, else CORE_FEATURES); no data when none of "
+            "them ever occurs.",
             "%",
             (
                 WINDOW,

@@ -339,6 +339,13 @@ def _compact(components: list[dict]) -> list[dict]:
     return [{k: c[k] for k in keep if k in c} for c in components if not c["missing"]]
 
 
+def _points_array(components: list[dict], version: ScorecardVersion) -> str:
+    """The snapshot's ``measure_points`` as a PostgreSQL array literal, for COPY."""
+    kinds = [m["kind"] for m in version.definition["measures"]]
+    points = HealthSnapshot.points_in_order(components, kinds)
+    return "{" + ",".join("NULL" if p is None else repr(p) for p in points) + "}"
+
+
 def _digest(r: AccountScore, components: str) -> str:
     """What identifies a score: the same inputs give the same digest (``components``: the
     components as JSON, serialised once for this and for writing them)."""
@@ -366,11 +373,11 @@ def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> lis
             AccountHealth.objects.filter(account_id__in=ids_lookup(same)).update(computed_at=now)
     copy_upsert(
         HealthSnapshot,
-        ["account_id", "date", "score", "color", "components", "explanation",
+        ["account_id", "date", "score", "color", "components", "measure_points", "explanation",
          "scorecard_version_id"],
         [
-            (r.account_id, as_of, r.score, r.color, _compact(r.components), r.explanation,
-             r.version.pk)
+            (r.account_id, as_of, r.score, r.color, _compact(r.components),
+             _points_array(r.components, r.version), r.explanation, r.version.pk)
             for r in written
         ],
         conflict=["account_id", "date"],

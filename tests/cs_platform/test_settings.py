@@ -156,3 +156,18 @@ def test_an_unreachable_database_is_reported_in_one_line(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("Database error (127.0.0.1 / nowhere; check DATABASE_URL)")
+
+
+@pytest.mark.parametrize(
+    ("euid", "path", "expected"),
+    [
+        (0, "/usr/bin:/bin", "/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"),
+        (0, "/usr/sbin:/usr/bin:/sbin", "/usr/sbin:/usr/bin:/sbin:/usr/local/sbin"),
+        (1000, "/usr/bin:/bin", "/usr/bin:/bin"),  # only root makes the server's user
+    ],
+)
+def test_root_finds_useradd_for_the_embedded_servers_user(monkeypatch, euid, path, expected):
+    monkeypatch.setattr(os, "geteuid", lambda: euid)
+    monkeypatch.setenv("PATH", path)
+    embedded._find_useradd()
+    assert os.environ["PATH"] == expected

@@ -1,5 +1,6 @@
-"""cs_platform.sql, the one module of PostgreSQL-specific SQL: arrays, COPY, SKIP LOCKED and
-prepared statements, on the real database with hand-worked values."""
+"""cs_platform.sql, the one module of PostgreSQL-specific SQL: arrays, COPY, SKIP LOCKED,
+prepared statements, upserts that tell new rows, TRUNCATE and work_mem, on the real database
+with hand-worked values."""
 
 import io
 import json
@@ -7,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg2
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Account, DirtyAccount
+from accounts.models import Account, DailyAccountUsage, DirtyAccount, EventUse, EventWeek
 from cs_platform import sql
 from health.models import HealthSnapshot
 from tests.factories import AccountFactory
@@ -239,3 +240,96 @@ def test_copy_insert_appends_rows_from_tuples_or_copy_text():
         (day, 71.5, "green", HOSTILE),
         (day + timedelta(days=1), 40, "red", "plain"),
     ]
+
+
+# --- inserted / truncate / local_work_mem --------------------------------------------------
+
+UPSERT_USAGE = """
+    INSERT INTO accounts_dailyaccountusage
+        (account_id, date, event_count, active_contacts, distinct_events)
+    SELECT account_id, day, n, 0, 0 FROM {rows} AS r(account_id, day, n)
+    ON CONFLICT (account_id, date)
+    DO UPDATE SET event_count = accounts_dailyaccountusage.event_count + EXCLUDED.event_count
+    RETURNING date, event_count, {new} AS new
+"""
+
+
+def upsert_usage(account_id, counts: dict) -> dict:
+    rows, params = sql.unnest(
+        [(account_id, day, n) for day, n in counts.items()], "bigint", "date", "integer"
+    )
+    text = UPSERT_USAGE.format(rows=rows, new=sql.inserted("accounts_dailyaccountusage"))
+    return {day: (n, new) for day, n, new in select(text, params)}
+
+
+def test_an_upsert_of_three_rows_one_of_which_exists_reports_two_new():
+    account = AccountFactory(id=BIG)
+    DailyAccountUsage.objects.create(account=account, date=date(2026, 3, 1), event_count=5)
+    day1, day2, day3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
+    assert upsert_usage(BIG, {day1: 2, day2: 1, day3: 4}) == {
+        day1: (7, False),  # 5 + 2, updated
+        day2: (1, True),
+        day3: (4, True),
+    }
+    # Rows this transaction inserted a moment ago are updated, not new, the second time.
+    assert upsert_usage(BIG, {day2: 1, date(2026, 3, 4): 1}) == {
+        day2: (2, False),
+        date(2026, 3, 4): (1, True),
+    }
+
+
+def test_inserted_takes_the_alias_of_the_target():
+    EventWeek.objects.create(name="login", week=date(2026, 3, 2), event_count=3)
+    rows, params = sql.unnest(
+        [("login", date(2026, 3, 2), 1), ("login", date(2026, 3, 9), 2)], "text", "date", "integer"
+    )
+    returned = select(
+        f"INSERT INTO accounts_eventweek AS t (name, week, event_count) SELECT * FROM {rows} "
+        "ON CONFLICT (name, week) DO UPDATE SET event_count = t.event_count + EXCLUDED.event_count "
+        f"RETURNING t.week, t.event_count, {sql.inserted('t')}",
+        params,
+    )
+    assert sorted(returned) == [(date(2026, 3, 2), 4, False), (date(2026, 3, 9), 2, True)]
+    assert sql.inserted("t") == "(t.xmax = 0)"
+
+
+def test_truncate_empties_a_table_whose_foreign_keys_this_transaction_has_yet_to_check():
+    account = AccountFactory()
+    day = date(2026, 3, 1)
+    # The foreign-key checks of these rows are deferred to the commit: PostgreSQL refuses to
+    # truncate a table with such pending checks unless they run first.
+    EventUse.objects.bulk_create(
+        [EventUse(name=n, account=account, first_seen=day, last_seen=day) for n in "abc"]
+    )
+    sql.truncate(EventUse)
+    assert EventUse.objects.count() == 0
+    # And the transaction's foreign keys are deferred again: a row pointing at no account is
+    # accepted until the check (removed again before the test's end checks the constraints).
+    orphan = EventUse.objects.create(name="x", account_id=BIG, first_seen=day, last_seen=day)
+    orphan.delete()
+
+
+def show_work_mem() -> str:
+    return select("SHOW work_mem", [])[0][0]
+
+
+def test_local_work_mem_applies_to_the_block_only():
+    before = show_work_mem()
+    assert before != "256MB"
+    with sql.local_work_mem(256):
+        assert show_work_mem() == "256MB"
+    assert show_work_mem() == before
+
+
+def test_local_work_mem_set_in_a_block_that_failed_ends_with_its_savepoint():
+    before = show_work_mem()
+    with pytest.raises(ZeroDivisionError), transaction.atomic(), sql.local_work_mem(64):
+        assert show_work_mem() == "64MB"
+        1 / 0  # noqa: B018 (the block fails)
+    assert show_work_mem() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_local_work_mem_needs_a_transaction():
+    with pytest.raises(RuntimeError, match="needs a transaction"), sql.local_work_mem(256):
+        pass  # pragma: no cover

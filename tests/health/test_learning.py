@@ -150,7 +150,7 @@ def test_a_learned_score_beats_the_default_out_of_sample_and_publishes_on_confir
     assert draft.status == LearnedScorecard.Status.DRAFT
     report = draft.report
     rate = next(m for m in report["measures"] if m["kind"] == "event_rate")
-    assert rate["says"] == "more event rate lowers risk"
+    assert rate["says"] == "more insight_shared events per active user lowers risk"
     assert rate["zero_at"] < rate["full_at"]
 
     # Out of sample: observation dates after as_of, the default scorecard scored with the
@@ -206,7 +206,7 @@ def test_the_builder_learns_a_draft_that_only_an_admin_publishes(
     draft = LearnedScorecard.objects.get()
     assert response.url == f"/scorecards/{card.pk}/learned/{draft.pk}/"
     shown = client.get(response.url)
-    assert b"more event rate lowers risk" in shown.content
+    assert b"more insight_shared events per active user lowers risk" in shown.content
     assert b"current version" in shown.content
     url = f"/scorecards/{card.pk}/learned/{draft.pk}/publish/"
     client.post(url, {})  # not confirmed: nothing happens

@@ -3,19 +3,30 @@
 Every expected value is worked out by hand in the comments next to it.
 """
 
+import importlib
 import json
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.urls import reverse
 
 from accounts.choices import AccountStatus
+from health import validation
 from health.models import HealthSnapshot, Scorecard
 from health.scorecards import publish
+from health.scoring import AccountScore, write_scores
 from health.validation import Minimums, auc, calibration, deciles, validation_report
-from health.validation_data import Period, ValidationInputError, scorecard_validation
+from health.validation_data import (
+    Period,
+    ValidationInputError,
+    _measure_points,
+    _points_text,
+    scorecard_validation,
+)
 from tests.factories import AccountFactory
 
 ANY = Minimums(churned=1, stayed=1, churners=1)  # tiny histories: judge whatever there is
@@ -117,6 +128,28 @@ def test_the_bootstrap_is_seeded():
     assert interval(3) == interval(3)
 
 
+def test_the_bootstrap_counts_resamples_in_batches_as_drawn_one_at_a_time(monkeypatch):
+    # Three accounts: 1 churned at 10; 2 stayed at 20; 3 stayed at 5 and, a month later, 30.
+    # Two resamples per batch (6 draws of 3 accounts), so 7 resamples end on a partial batch.
+    monkeypatch.setattr(validation, "BOOTSTRAP_DRAWS", 6)
+    rows = [(1, D, 10, "red", True), (2, D, 20, "green", False), (3, D, 5, "red", False),
+            (3, date(2026, 7, 1), 30, "green", False)]  # fmt: skip
+    low, high, used = validation.bootstrap_auc(frame(rows), resamples=7, seed=3, confidence=0.5)
+    # By hand: the same draws, one resample at a time (accounts numbered in order of first
+    # row), each resample's AUC by counting its (churner, stayer) pairs one by one.
+    by_account = {0: [(10, True)], 1: [(20, False)], 2: [(5, False), (30, False)]}
+    rng, aucs = np.random.default_rng(3), []
+    for _ in range(7):
+        drawn = [row for i in rng.integers(0, 3, 3) for row in by_account[int(i)]]
+        churned = [score for score, churn in drawn if churn]
+        stayed = [score for score, churn in drawn if not churn]
+        if churned and stayed:
+            won = sum((c < s) + 0.5 * (c == s) for c in churned for s in stayed)
+            aucs.append(won / (len(churned) * len(stayed)))
+    assert used == len(aucs) > 0
+    assert (low, high) == tuple(round(float(v), 4) for v in np.percentile(aucs, [25, 75]))
+
+
 def test_recall_counts_churners_flagged_n_days_before_among_those_scored_that_day():
     # Churner 1: red 14 days before, yellow at 30, green at 60. Churner 2: yellow at 14,
     # green at 30, not yet scored at 60. Churner 3: green throughout.
@@ -197,10 +230,13 @@ def test_each_measure_has_its_auc_missing_share_and_constancy():
 
 
 def snapshot(account, day, score, color, version, **points):
+    """A stored score with the points of some measures, as scoring writes them: in the
+    components and, in the version's order of measures, in ``measure_points``."""
     components = [{"measure": kind, "points": value} for kind, value in points.items()]
+    ordered = [points.get(m["kind"]) for m in version.definition["measures"]]
     return HealthSnapshot(
         account=account, date=day, score=score, color=color, components=components,
-        scorecard_version=version,
+        measure_points=ordered, scorecard_version=version,
     )  # fmt: skip
 
 
@@ -300,6 +336,23 @@ def test_an_unknown_version_and_a_version_without_history(portfolio):
     assert error.value.field == "version" and "no stored history" in str(error.value)
 
 
+def test_an_older_versions_history_replaced_by_a_backfill_says_so(portfolio):
+    card, version = portfolio
+    card.measures.filter(kind="nps").delete()
+    newer = publish(card)
+    HealthSnapshot.objects.filter(scorecard_version=version, date__lt=date(2026, 6, 30)).update(
+        scorecard_version=newer
+    )  # as backfill_health leaves it: the older version's days rescored with the newer one
+    with pytest.raises(ValidationInputError) as error:
+        scorecard_validation(card, JUNE, version=version.number, today=date(2026, 8, 1))
+    assert error.value.field == "version"
+    assert str(error.value) == (
+        f"Default v{version.number} has scores from 2026-07-01 only (a day keeps one score per "
+        "account: backfill_health after a newer version was published replaced this one's); "
+        "validate the current version."
+    )
+
+
 def test_a_window_longer_than_the_stored_history(portfolio):
     card, _ = portfolio
     # As of June 20th a 60-day window needs dates up to April 20th; history starts May 2nd.
@@ -339,6 +392,22 @@ def test_weekly_observation_dates_are_mondays():
     assert Period(date(2025, 12, 2), date(2026, 2, 1)).dates() == [
         date(2026, 1, 1), date(2026, 2, 1)
     ]  # fmt: skip
+
+
+def test_by_default_the_period_starts_a_year_ago_or_at_the_first_event_if_later(db):
+    from accounts.models import EventDefinition
+
+    today = date(2026, 12, 1)
+    assert Period.of(today=today).start == date(2025, 12, 1)  # no event yet
+    EventDefinition.objects.create(name="login", first_seen_at=datetime(2025, 6, 1, tzinfo=UTC))
+    assert Period.of(today=today).start == date(2025, 12, 1)  # events from before the year
+    EventDefinition.objects.create(name="early", first_seen_at=datetime(2026, 3, 15, tzinfo=UTC))
+    EventDefinition.objects.filter(name="login").update(
+        first_seen_at=datetime(2026, 4, 2, tzinfo=UTC)
+    )
+    period = Period.of(today=today)
+    assert (period.start, period.dates()[0]) == (date(2026, 3, 15), date(2026, 4, 1))
+    assert Period.of(start=date(2026, 1, 1), today=today).start == date(2026, 1, 1)  # as asked
 
 
 # --- The API, the command and the page -------------------------------------------------------
@@ -480,3 +549,82 @@ def test_the_builder_links_to_the_validation_and_anonymous_visitors_log_in(clien
     assert client.get(url).status_code == 302
     client.force_login(viewer)
     assert url in client.get(reverse("scorecards:edit", args=[card.pk])).content.decode()
+
+
+# --- The points validation reads -----------------------------------------------------------
+
+
+def test_points_in_order_follow_the_kinds_with_none_where_there_is_no_number():
+    components = [
+        {"measure": "nps", "points": 80.0, "missing": False},
+        {"measure": "tenure", "points": float("nan"), "missing": False},
+        {"measure": "csat", "points": None, "missing": True},
+    ]
+    kinds = ["usage_frequency", "nps", "tenure", "csat"]
+    assert HealthSnapshot.points_in_order(components, kinds) == [None, 80.0, None, None]
+
+
+def test_written_scores_keep_each_measures_points_in_the_versions_order(db):
+    card = Scorecard.objects.get(is_default=True)
+    card.measures.exclude(kind__in=["usage_frequency", "nps"]).delete()
+    version = publish(card)
+    kinds = [m["kind"] for m in version.definition["measures"]]
+    account = AccountFactory()
+    # NPS had data (80 points), usage frequency none: [None, 80] in the version's order.
+    components = [
+        {"measure": "nps", "raw": 8.0, "points": 80.0, "contribution": 80.0, "missing": False},
+        {"measure": "usage_frequency", "raw": None, "points": None, "contribution": 0.0,
+         "missing": True},
+    ]  # fmt: skip
+    score = AccountScore(
+        account_id=account.pk, score=80.0, color="green", components=components, movers=[],
+        explanation="Green (80).", trend_7d=None, trend_30d=None, version=version,
+    )  # fmt: skip
+    write_scores([score], D, live=False)
+    stored = HealthSnapshot.objects.get(account=account, date=D)
+    expected = {"usage_frequency": None, "nps": 80.0}
+    assert stored.measure_points == [expected[kind] for kind in kinds]
+
+
+def test_the_migration_backfills_points_from_the_components(db):
+    card = Scorecard.objects.get(is_default=True)
+    card.measures.exclude(kind__in=["usage_frequency", "nps", "tenure"]).delete()
+    version = publish(card)
+    kinds = [m["kind"] for m in version.definition["measures"]]
+    account = AccountFactory()
+    # An older row: components only (tenure 55.5, NPS 0; no usage frequency component).
+    HealthSnapshot.objects.create(
+        account=account, date=D, score=40, color="yellow", scorecard_version=version,
+        components=[{"measure": "tenure", "points": 55.5}, {"measure": "nps", "points": 0}],
+    )  # fmt: skip
+    migration = importlib.import_module("health.migrations.0007_snapshot_measure_points")
+    with connection.cursor() as cursor:
+        cursor.execute(migration.BACKFILL)
+    expected = {"usage_frequency": None, "nps": 0.0, "tenure": 55.5}
+    stored = HealthSnapshot.objects.get(account=account, date=D)
+    assert stored.measure_points == [expected[kind] for kind in kinds]
+
+
+def test_points_are_parsed_from_the_text_the_database_prints(portfolio):
+    card, version = portfolio
+    texts = pd.Series(["10,nan", None, "30,40.5"], index=[7, 8, 9])
+    points = _measure_points(texts, ["usage_frequency", "nps"])
+    assert points.loc[7, "usage_frequency"] == 10.0 and pd.isna(points.loc[7, "nps"])
+    assert points.loc[8].isna().all()  # no points (an array of another length)
+    assert points.loc[9].tolist() == [30.0, 40.5]
+    # The database's side: the text of the stored arrays, NULL for a wrong length.
+    account = AccountFactory()
+    HealthSnapshot.objects.create(
+        account=account, date=D, score=1, color="red", scorecard_version=version,
+        measure_points=[None],  # one value for the version's two measures
+    )  # fmt: skip
+    texts = dict(
+        HealthSnapshot.objects.filter(date=D, scorecard_version=version)
+        .annotate(text=_points_text(2))
+        .values_list("account_id", "text")
+    )
+    assert texts[account.pk] is None
+    # c1 of the portfolio: usage frequency 10 and NPS 0, in the version's order.
+    order = [m["kind"] for m in version.definition["measures"]]
+    c1 = {"usage_frequency": "10", "nps": "0"}
+    assert ",".join(c1[k] for k in order) in texts.values()

@@ -1,13 +1,20 @@
-"""learn_scorecard --as-of 2026-06-01: fit a draft scorecard on churn known by that day."""
+"""learn_scorecard --as-of 2026-06-01 [--publish]: fit a draft scorecard on churn known by that
+day (published only with --publish, and only when the fit succeeded)."""
 
 import json
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from health.drafts import learn_scorecard
-from health.learning import LearningError
+from health.drafts import learn_scorecard, publish_learned
+from health.learning import RED_SHARE, YELLOW_SHARE, LearningError
 from health.models import Scorecard
+from health.validation import Minimums
+
+SHARE_HELP = (
+    "Share of the training observations that did not churn to flag {} (the false alarms "
+    "accepted); default %(default)s."
+)
 
 
 def _day(value: str) -> date:
@@ -25,9 +32,20 @@ def _pct(value) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
+def _value(value: float) -> str:
+    """A threshold as people write it: 1,160 rather than 1.16e+03, 4.5, 0.25."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def _side(summary: dict) -> str:
     if not summary.get("available"):
         return f"  {summary['label']:<24} no scores with outcomes on these dates"
+    if summary["auc"] is None:
+        return (
+            f"  {summary['label']:<24} too few outcomes to judge the AUC or recall "
+            f"({summary['churned']} churned of {summary['observations']} observations, "
+            f"{Minimums.churned} needed); false alarms {_pct(summary['false_alarms'])}"
+        )
     return (
         f"  {summary['label']:<24} AUC {_num(summary['auc'])} "
         f"({_num(summary['auc_low'])}-{_num(summary['auc_high'])}), 30-day recall "
@@ -51,7 +69,7 @@ def _lines(draft) -> list[str]:
     for m in report["measures"]:
         lines.append(
             f"  {m['weight']:>6.2f}%  {m['kind']:<24} {m['says']} "
-            f"(0 points at {m['zero_at']:.3g}, 100 at {m['full_at']:.3g})"
+            f"(0 points at {_value(m['zero_at'])}, 100 at {_value(m['full_at'])})"
         )
     for kind, why in report["left_out"].items():
         lines.append(f"  left out {kind}: {why}")
@@ -78,9 +96,19 @@ class Command(BaseCommand):
         parser.add_argument("--as-of", required=True, type=_day)
         parser.add_argument("--scorecard", default=None, help="Name or id (default: Default).")
         parser.add_argument("--window", type=int, default=60, help="Churn within N days.")
-        parser.add_argument("--red-share", type=float, default=0.05)
-        parser.add_argument("--yellow-share", type=float, default=0.10)
+        parser.add_argument(
+            "--red-share", type=float, default=RED_SHARE, help=SHARE_HELP.format("red")
+        )
+        parser.add_argument(
+            "--yellow-share", type=float, default=YELLOW_SHARE, help=SHARE_HELP.format("yellow")
+        )
         parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+        parser.add_argument(
+            "--publish",
+            action="store_true",
+            help="Publish the draft at once (the admin's confirmation, given in advance); "
+            "then rebuild its history with backfill_health.",
+        )
 
     def handle(self, *args, as_of, scorecard, window, red_share, yellow_share, **options):
         card = self._scorecard(scorecard)
@@ -90,10 +118,19 @@ class Command(BaseCommand):
             )
         except LearningError as exc:
             raise CommandError(f"--{exc.field.replace('_', '-')}: {exc}") from None
+        published = publish_learned(draft) if options["publish"] else None
         if options["json"]:
-            self.stdout.write(json.dumps({"id": draft.pk, **draft.report}, indent=2))
-        else:
-            self.stdout.write("\n".join(_lines(draft)))
+            number = published.number if published else None
+            body = {"id": draft.pk, "published_version": number, **draft.report}
+            self.stdout.write(json.dumps(body, indent=2))
+            return
+        lines = _lines(draft)
+        if published:
+            lines[-1] = (
+                f"Published as {published}: accounts are rescored with it from the next "
+                "recompute; backfill_health rebuilds its history."
+            )
+        self.stdout.write("\n".join(lines))
 
     def _scorecard(self, value) -> Scorecard:
         cards = Scorecard.objects.all()
