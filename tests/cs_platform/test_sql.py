@@ -87,14 +87,18 @@ def test_copy_text_escapes_what_the_copy_format_needs(value, text):
     assert sql.copy_text(value) == text
 
 
+# A snapshot's points per measure, written as PostgreSQL prints an array (here empty).
+POINTS = ["measure_points"]
+
+
 def test_copy_upsert_inserts_then_updates_with_awkward_text():
     account = AccountFactory(id=BIG)
-    columns = ["account_id", "date", "score", "color", "components", "explanation"]
+    columns = ["account_id", "date", "score", "color", "components", "explanation", *POINTS]
     components = [{"measure": "nps", "note": HOSTILE, "raw": None}]
     sql.copy_upsert(
         HealthSnapshot,
         columns,
-        [(account.pk, date(2026, 3, 1), 50.0, "yellow", components, HOSTILE)],
+        [(account.pk, date(2026, 3, 1), 50.0, "yellow", components, HOSTILE, "{}")],
         conflict=["account_id", "date"],
     )
     row = HealthSnapshot.objects.get()
@@ -106,8 +110,8 @@ def test_copy_upsert_inserts_then_updates_with_awkward_text():
         HealthSnapshot,
         columns,
         [
-            (account.pk, date(2026, 3, 1), 80.0, "green", [], "better"),
-            (account.pk, date(2026, 3, 2), 81.0, "green", [], ""),
+            (account.pk, date(2026, 3, 1), 80.0, "green", [], "better", "{}"),
+            (account.pk, date(2026, 3, 2), 81.0, "green", [], "", "{}"),
         ],
         conflict=["account_id", "date"],
     )
@@ -123,8 +127,18 @@ def test_json_already_serialised_is_written_as_it_is():
     components = [{"measure": "nps", "note": HOSTILE, "raw": 7.0}]
     sql.copy_upsert(
         HealthSnapshot,
-        ["account_id", "date", "score", "color", "components", "explanation"],
-        [(account.pk, date(2026, 3, 1), 50.0, "yellow", sql.JSONText(json.dumps(components)), "")],
+        ["account_id", "date", "score", "color", "components", "explanation", *POINTS],
+        [
+            (
+                account.pk,
+                date(2026, 3, 1),
+                50.0,
+                "yellow",
+                sql.JSONText(json.dumps(components)),
+                "",
+                "{}",
+            )
+        ],  # fmt: skip
         conflict=["account_id", "date"],
     )
     # Stored as JSON (not as a JSON string holding it).
@@ -229,9 +243,9 @@ def test_a_column_type_changed_since_preparing_gets_the_statement_prepared_again
 def test_copy_insert_appends_rows_from_tuples_or_copy_text():
     account = AccountFactory()
     day = date(2026, 3, 1)
-    columns = ["account_id", "date", "score", "color", "components", "explanation"]
-    sql.copy_insert(HealthSnapshot, columns, [(account.pk, day, 71.5, "green", [], HOSTILE)])
-    text = f"{account.pk}\t{day + timedelta(days=1)}\t40\tred\t[]\tplain\n"
+    columns = ["account_id", "date", "score", "color", "components", "explanation", *POINTS]
+    sql.copy_insert(HealthSnapshot, columns, [(account.pk, day, 71.5, "green", [], HOSTILE, "{}")])
+    text = f"{account.pk}\t{day + timedelta(days=1)}\t40\tred\t[]\tplain\t{{}}\n"
     sql.copy_insert(HealthSnapshot, columns, io.StringIO(text))
     rows = HealthSnapshot.objects.order_by("date").values_list(
         "date", "score", "color", "explanation"
