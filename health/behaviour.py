@@ -14,9 +14,9 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import BooleanField, Case, Count, ExpressionWrapper, F, Q, Sum, When
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, Sum, When
 
-from accounts.models import ContractChange, DailyContactUsage, DailyFeatureUsage
+from accounts.models import ContractChange, DailyAccountUsage, DailyFeatureUsage
 from health.measures import (
     PEER_PARAMS,
     WINDOW,
@@ -30,31 +30,6 @@ from health.measures import (
 )
 
 PER = ("active_user", "seat")
-
-
-def _active_users(ctx, days: int) -> pd.Series:
-    start, end = ctx.window(days)
-    rows = (
-        DailyContactUsage.objects.filter(account_id__in=ctx.ids, date__gte=start, date__lte=end)
-        .order_by()
-        .values("account_id")
-        .annotate(n=Count("contact_id", distinct=True))
-        .values_list("account_id", "n")
-    )
-    return pd.Series(dict(rows), dtype=float).reindex(ctx.account_ids).fillna(0)
-
-
-def _event_counts(ctx, names: list[str], start, end) -> pd.Series:
-    rows = (
-        DailyFeatureUsage.objects.filter(
-            account_id__in=ctx.ids, date__gte=start, date__lte=end, name__in=names
-        )
-        .order_by()
-        .values("account_id")
-        .annotate(n=Sum("event_count"))
-        .values_list("account_id", "n")
-    )
-    return pd.Series(dict(rows), dtype=float).reindex(ctx.account_ids).fillna(0)
 
 
 class EventRate(Measure):
@@ -72,12 +47,14 @@ class EventRate(Measure):
         if (empty := unseen_events(ctx, names, result)) is not None:
             return empty
         days = params["window_days"]
-        counts = _event_counts(ctx, names, *ctx.window(days))
+        per_name = ctx.feature_counts(names, days)
+        counts = per_name.groupby("account_id")["n"].sum().reindex(result.index).fillna(0)
+        counts = counts.astype(float)
         if params["per"] == "seat":
             divisor = ctx.accounts["licenses_purchased"].reindex(result.index).astype(float)
             who = "seat"
         else:
-            divisor = _active_users(ctx, days)
+            divisor = ctx.active_users(days)
             who = "active user"
         has = divisor > 0
         result.loc[has, "raw"] = counts[has] / divisor[has]
@@ -117,9 +94,9 @@ class ActivityChange(Measure):
             return empty
         start, end = ctx.window(recent)
         base_start = start - timedelta(days=baseline)
-        day = DailyFeatureUsage.objects.filter(
-            account_id__in=ctx.ids, date__gte=base_start, date__lte=end
-        )
+        # Every event: the account roll-up, a tenth of the rows of the per-name one.
+        day = DailyAccountUsage.objects if not names else DailyFeatureUsage.objects
+        day = day.filter(account_id__in=ctx.ids, date__gte=base_start, date__lte=end)
         if names:
             day = day.filter(name__in=names)
         rows = (

@@ -71,15 +71,14 @@ def _training_comparison(fit: dict, current, minimums) -> dict:
     """Out-of-fold AUC of the draft next to the current version's history, same rows."""
     rows = fit["rows"].assign(risk=fit["cv"]["risk"]).dropna(subset=["risk"])
     tested = rows.assign(score=100 * (1 - rows["risk"]))
-    # Colours by the same alert budget as the draft's bands: shares of the tested rows that
-    # did not churn.
+    # Colours by the same alert budget as the draft's bands: shares of the tested rows of
+    # accounts that never churned (by the fit's date).
     red_share, yellow_share = fit["shares"]
-    stayed = tested.loc[~tested["churned"].astype(bool), "score"]
+    stayed = tested.loc[~tested["ever_churned"].astype(bool), "score"]
     red, yellow = (stayed.quantile(q) for q in (red_share, red_share + yellow_share))
     tested["color"] = np.where(
         tested["score"] < red, "red", np.where(tested["score"] < yellow, "yellow", "green")
     )
-    tested["ever_churned"] = tested["churned"]
     draft = None
     if tested["churned"].any():
         leads = pd.DataFrame(columns=["account_id", "days_before", "color"])

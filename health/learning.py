@@ -292,9 +292,9 @@ def bands_by_budget(
     scores: pd.Series, red_share: float, yellow_share: float, churned: pd.Series | None = None
 ) -> dict:
     """Green/yellow/red cut-offs that flag the riskiest shares of the training scores, of
-    those that did not churn within the window when ``churned`` is given: the budget is then
-    the false alarms a team accepts (whatever the churn rate), and every churner scored
-    below the cut-offs is flagged on top of it."""
+    the accounts that never churned when ``churned`` (ever, by the fit's date) is given: the
+    budget is then the false alarms a team accepts (whatever the churn rate), and every
+    churner scored below the cut-offs is flagged on top of it."""
     if churned is not None:
         scores = scores[~churned.reindex(scores.index, fill_value=False)]
     yellow_min = int(np.clip(np.floor(scores.quantile(red_share)) + 1, 1, 98))
@@ -384,13 +384,20 @@ def fit(
     if not measures:
         raise LearningError("as_of", "No measure carried any signal on the training data.")
     scores = score_rows(rows, measures, {f.kind: f.key for f in features})
+    # The alert budget counts false alarms as the validation report does: among accounts
+    # that never churned (by as_of). Rows of later churners, months before they left, are
+    # not the stayers a team wants left alone.
+    churn_day = rows["account_id"].map(accounts["churn_day"])
+    ever = pd.Series(
+        [c is not None and c == c and c <= as_of for c in churn_day], index=rows.index, dtype=bool
+    )
     return {
         "as_of": as_of,
         "window": window,
         "dates": dates,
-        "rows": rows.assign(churned=y, score=scores),
+        "rows": rows.assign(churned=y, ever_churned=ever, score=scores),
         "measures": measures,
-        "bands": bands_by_budget(scores.dropna(), red_share, yellow_share, churned=y),
+        "bands": bands_by_budget(scores.dropna(), red_share, yellow_share, churned=ever),
         "dropped": scaling.dropped,
         "cv": cv,
         "churned": churned,

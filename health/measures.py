@@ -66,6 +66,8 @@ class Context:
         self.account_ids = list(account_ids)
         self.ids = ids_lookup(self.account_ids)
         self._contact_days: dict[int, pd.DataFrame] = {}
+        self._feature_counts: dict[tuple, pd.DataFrame] = {}
+        self._seen: dict[tuple, bool] = {}
         self.as_of = as_of
         # Everything up to the end of the day counts for that day.
         self.day_end = datetime.combine(as_of, time.max, UTC)
@@ -110,6 +112,46 @@ class Context:
             )
             self._contact_days[days] = pd.DataFrame(rows, columns=["account_id", "persona", "days"])
         return self._contact_days[days]
+
+    def active_users(self, days: int) -> pd.Series:
+        """Known contacts active on at least one day of the window, per account: the "active
+        users" of license utilisation and of rates per active user alike."""
+        frame = self.contact_days(days)
+        active = frame[frame["days"] > 0].groupby("account_id").size()
+        return active.reindex(self.account_ids).fillna(0).astype(float)
+
+    def any_seen(self, names: list[str]) -> bool:
+        """Whether any of the event names occurs in the data by the day (cached per chunk)."""
+        key = tuple(sorted(names))
+        if key not in self._seen:
+            self._seen[key] = (
+                EventDefinition.objects.filter(
+                    name__in=names, first_seen_at__lte=self.day_end
+                ).exists()
+                or DailyFeatureUsage.objects.filter(
+                    account_id__in=self.ids, name__in=names, date__lte=self.as_of
+                ).exists()
+            )
+        return self._seen[key]
+
+    def feature_counts(self, names: list[str], days: int) -> pd.DataFrame:
+        """Events per account and event name in the window, for the names given: one query
+        shared by feature breadth and the event rate (columns account_id, name, n)."""
+        key = (tuple(sorted(names)), days)
+        if key not in self._feature_counts:
+            start, end = self.window(days)
+            rows = (
+                DailyFeatureUsage.objects.filter(
+                    account_id__in=self.ids, date__gte=start, date__lte=end, name__in=names
+                )
+                .order_by()
+                .values("account_id", "name")
+                .annotate(n=Sum("event_count"))
+                .values_list("account_id", "name", "n")
+            )
+            frame = pd.DataFrame(rows, columns=["account_id", "name", "n"])
+            self._feature_counts[key] = frame[frame["n"] > 0]
+        return self._feature_counts[key]
 
 
 def ids_lookup(ids: list[int]):
@@ -311,8 +353,7 @@ class LicenseUtilisation(Measure):
     def compute(self, ctx, params):
         result = empty_result(ctx.account_ids)
         licenses = ctx.accounts["licenses_purchased"].reindex(result.index)
-        days = ctx.contact_days(params["window_days"])
-        active = days[days["days"] > 0].groupby("account_id").size().reindex(result.index).fillna(0)
+        active = ctx.active_users(params["window_days"]).reindex(result.index)
         has_licenses = licenses > 0
         result.loc[has_licenses, "raw"] = active[has_licenses] / licenses[has_licenses] * 100
         result["note"] = [
@@ -335,16 +376,8 @@ class FeatureBreadth(Measure):
         result = empty_result(ctx.account_ids)
         if (empty := unseen_events(ctx, features, result)) is not None:
             return empty
-        start, end = ctx.window(params["window_days"])
-        used = dict(
-            DailyFeatureUsage.objects.filter(
-                account_id__in=ctx.ids, date__gte=start, date__lte=end, name__in=features
-            )
-            .values("account_id")
-            .annotate(n=Count("name", distinct=True))
-            .values_list("account_id", "n")
-        )
-        counts = pd.Series(used, dtype=float).reindex(result.index).fillna(0)
+        used = ctx.feature_counts(features, params["window_days"]).groupby("account_id").size()
+        counts = used.reindex(result.index).fillna(0).astype(float)
         result["raw"] = counts / len(features) * 100
         result["note"] = [f"{int(n)} of {len(features)} key features used" for n in counts]
         return result
@@ -368,13 +401,7 @@ def unseen_events(ctx, names: list[str], result: pd.DataFrame) -> pd.DataFrame |
     if not names:
         result["note"] = "no key features chosen in the event catalogue"
         return result
-    known = EventDefinition.objects.filter(name__in=names, first_seen_at__lte=ctx.day_end).exists()
-    if (
-        known
-        or DailyFeatureUsage.objects.filter(
-            account_id__in=ctx.ids, name__in=names, date__lte=ctx.as_of
-        ).exists()
-    ):
+    if ctx.any_seen(names):
         return None
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     result["note"] = f"{shown} never occur{'s' if len(names) == 1 else ''} in the product's data"

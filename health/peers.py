@@ -50,20 +50,25 @@ def _active_accounts(as_of: date, live: bool, group: str) -> pd.DataFrame:
     return frame
 
 
-def population(kind: str, params: dict, as_of: date, live: bool) -> pd.DataFrame:
-    """Raw value and peer group of every active account of the day (cached)."""
+def population(
+    kind: str, params: dict, as_of: date, live: bool, known: pd.Series | None = None
+) -> pd.DataFrame:
+    """Raw value and peer group of every active account of the day (cached). ``known`` holds
+    raw values the caller already computed for the same measure, parameters and day: only
+    the other accounts are computed (a full recompute of a small book computes none)."""
     key = (kind, repr(sorted(params.items())), as_of, live)
     with _lock:
         found = _cache.get(key)
         if found and found[0] > clock.monotonic():
             return found[1]
     frame = _active_accounts(as_of, live, params["peer_group"])
-    ids = frame.index.tolist()
-    raw = [
+    known = pd.Series(dtype=float) if known is None else known
+    ids = frame.index.difference(known.index).tolist()
+    raw = [known[known.index.isin(frame.index)]] + [
         REGISTRY[kind].compute(Context(ids[i : i + CHUNK], as_of), params)["raw"]
         for i in range(0, len(ids), CHUNK)
     ]
-    frame["raw"] = pd.concat(raw).astype(float) if raw else pd.Series(dtype=float)
+    frame["raw"] = pd.concat(raw).astype(float).reindex(frame.index)
     with _lock:
         if len(_cache) > 32:  # a backfill walks through days: keep the recent ones only
             _cache.clear()
@@ -106,7 +111,7 @@ def peer_values(kind: str, params: dict, raw: pd.Series, as_of: date, live: bool
     """``raw`` as the scorer maps it to points: percentiles for a peer benchmark."""
     if params.get("benchmark", "fixed") != "peers":
         return raw
-    peers = population(kind, params, as_of, live)
+    peers = population(kind, params, as_of, live, known=raw)
     missing = raw.index.difference(peers.index)
     extra = _groups_of(missing, params["peer_group"]) if len(missing) else None
     return percentiles(raw, peers, extra)

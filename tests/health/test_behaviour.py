@@ -56,3 +56,58 @@ def test_the_event_rate_note_counts_several_key_features():
     value, note = raw("event_rate", account, day, events=["report_shared", "workflow_run"])
     # 6 events of the two names in 28 days, 2 active users: 3 per active user.
     assert (value, note) == (3.0, "6 events of 2 key features in 28 days, 3 per active user")
+
+
+def test_activity_change_reads_every_event_from_the_account_roll_up():
+    account = AccountFactory()
+    # Baseline: 8 weeks before the last 4; 112 events there is 2 a day. Last 28 days: 84
+    # events, 3 a day: +50%.
+    DailyAccountUsage.objects.create(account=account, date=date(2026, 2, 1), event_count=112)
+    DailyAccountUsage.objects.create(account=account, date=date(2026, 3, 10), event_count=84)
+    DailyFeatureUsage.objects.create(  # the per-name roll-up is not read without names
+        account=account, date=date(2026, 3, 10), name="report_shared", event_count=1
+    )
+    value, note = raw("activity_change", account, date(2026, 3, 10))
+    assert (value, note) == (50.0, "3 events a day in the last 28 days vs 2 in the 56 before")
+
+
+def test_activity_change_of_chosen_events_reads_their_roll_up():
+    account = AccountFactory()
+    for day, count in ((date(2026, 2, 1), 56), (date(2026, 3, 10), 7)):
+        DailyFeatureUsage.objects.create(
+            account=account, date=day, name="report_shared", event_count=count
+        )
+        DailyAccountUsage.objects.create(account=account, date=day, event_count=1000)
+    value, _ = raw("activity_change", account, date(2026, 3, 10), events=["report_shared"])
+    assert value == -75.0  # 0.25 a day against 1 a day
+
+
+def test_rate_and_breadth_share_one_query_and_count_the_same_active_users(
+    django_assert_num_queries,
+):
+    account = AccountFactory(licenses_purchased=4)
+    day = date(2026, 3, 10)
+    ann, bob, gone = (ContactFactory(account=account) for _ in range(3))
+    gone.is_active = False
+    gone.save()
+    for contact in (ann, bob, gone):
+        DailyContactUsage.objects.create(contact=contact, account=account, date=day, event_count=2)
+    for name, count in (("report_shared", 6), ("workflow_run", 0), ("other", 9)):
+        DailyFeatureUsage.objects.create(account=account, date=day, name=name, event_count=count)
+    ctx = Context([account.pk], day)
+    names = ["report_shared", "workflow_run"]
+    rate = REGISTRY["event_rate"].compute(
+        ctx, REGISTRY["event_rate"].defaults() | {"events": names}
+    )
+    with django_assert_num_queries(0):  # what it reads, the event rate has read
+        breadth = REGISTRY["feature_breadth"].compute(
+            ctx, REGISTRY["feature_breadth"].defaults() | {"features": names}
+        )
+    licenses = REGISTRY["license_utilisation"].compute(
+        ctx, REGISTRY["license_utilisation"].defaults()
+    )
+    # The deactivated contact is not an active user: 6 events over ann and bob.
+    assert rate.loc[account.pk, "raw"] == 3.0
+    # A day's row with no events is no use of the feature: 1 of 2.
+    assert breadth.loc[account.pk, "raw"] == 50.0
+    assert licenses.loc[account.pk, "note"] == "2 active users of 4 licenses"

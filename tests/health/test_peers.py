@@ -70,3 +70,22 @@ def test_an_account_outside_the_days_peers_is_ranked_against_them():
     late = with_active_users(2)
     (result,) = score_chunk([late.pk], AS_OF)
     assert result.score == 62.5
+
+
+def test_the_peers_of_a_chunk_holding_the_whole_book_are_not_counted_twice():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from health import peers
+
+    only_scorecard(
+        [("license_utilisation", 1, {"benchmark": "peers", "zero_at": 0, "full_at": 100})]
+    )
+    book = [with_active_users(n) for n in range(3)]  # 0%, 10%, 20%
+    peers._cache.clear()
+    with CaptureQueriesContext(connection) as queries:
+        scores = {r.account_id: r.score for r in score_chunk([a.pk for a in book], AS_OF)}
+    usage_reads = [q for q in queries if "accounts_dailycontactusage" in q["sql"]]
+    assert len(usage_reads) == 1  # the chunk's own; the population reuses its values
+    # Mid-rank among three: 0.5, 1.5 and 2.5 of 3, rounded to a tenth.
+    assert [scores[a.pk] for a in book] == [16.7, 50.0, 83.3]
