@@ -169,6 +169,10 @@ CELERY_BEAT_SCHEDULE = {
             hour=env_int("HEALTH_RECOMPUTE_HOUR_UTC", 4, minimum=0, maximum=23), minute=0
         ),
     },
+    "resume-learning-runs": {
+        "task": "health.tasks.resume_learning_task",
+        "schedule": 60,
+    },
     "end-expired-health-overrides": {
         "task": "health.tasks.end_expired_overrides_task",
         "schedule": 300,

@@ -11,6 +11,7 @@ from health.models import (
     HealthOverride,
     HealthSnapshot,
     LearnedScorecard,
+    LearningRun,
     Scorecard,
     ScorecardMeasure,
     ScorecardVersion,
@@ -150,3 +151,12 @@ class LearnedScorecardAdmin(ReadOnlyAdmin):
 
     list_display = ("version", "as_of", "window_days", "status", "created_at")
     list_filter = ("status",)
+
+
+@admin.register(LearningRun)
+class LearningRunAdmin(ReadOnlyAdmin):
+    """Queued by the scorecard page's "Learn a draft", run by a worker (health.learning_runs)."""
+
+    list_display = ("scorecard", "as_of", "status", "error_field", "created_at", "finished_at")
+    list_filter = ("status",)
+    list_select_related = ("scorecard",)

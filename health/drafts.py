@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.catalogue import key_feature_names
 from health import learning
+from health.measures import REGISTRY
 from health.models import LearnedScorecard, Scorecard, ScorecardMeasure, ScorecardVersion
 from health.scorecards import build_definition, publish, validate_bands, validate_measures
 from health.scoring import band_color
@@ -197,6 +198,7 @@ def learn_scorecard(
         "cross_validation": {"auc_by_c": fit["cv"]["auc_by_c"], "c": fit["cv"]["c"]},
         "measures": [
             {k: m[k] for k in ("kind", "weight", "coefficient", "says")}
+            | {"label": REGISTRY[m["kind"]].label}
             | {"zero_at": m["params"]["zero_at"], "full_at": m["params"]["full_at"]}
             for m in fit["measures"]
         ],

@@ -1,8 +1,9 @@
-"""The scorecard builder's "learn from churn" button and the learned draft's page.
+"""The scorecard builder's "learn from churn" button, the run's progress and the learned
+draft's page.
 
 Admins fit and publish; everyone who reads scorecards reads the drafts and their comparison.
-The fit runs in the request: at the demo's size it takes seconds (see bench/README.md for
-10,000 accounts).
+The fit runs on a worker (``health.learning_runs``); the run's page follows it with htmx and
+opens the draft when it is ready.
 """
 
 from datetime import date
@@ -10,13 +11,17 @@ from datetime import date
 from django import forms
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from cs_platform.roles import ADMIN, ALL_ROLES, role_required
-from health.drafts import learn_scorecard, publish_learned
+from health.drafts import publish_learned
 from health.learning import RED_SHARE, YELLOW_SHARE, LearningError
-from health.models import LearnedScorecard, Scorecard
+from health.learning_runs import request_learning
+from health.measures import REGISTRY
+from health.models import LearnedScorecard, LearningRun, Scorecard
 from health.validation_data import ValidationInputError
 
 
@@ -42,7 +47,7 @@ def scorecard_learn(request, pk):
         return redirect("scorecards:edit", pk=card.pk)
     data = form.cleaned_data
     try:
-        draft = learn_scorecard(
+        run = request_learning(
             card,
             data["as_of"],
             window=data["window"],
@@ -53,7 +58,20 @@ def scorecard_learn(request, pk):
     except LearningError as exc:
         messages.error(request, f"Nothing was learned ({exc.field}): {exc}")
         return redirect("scorecards:edit", pk=card.pk)
-    return redirect("scorecards:learned", pk=card.pk, draft=draft.pk)
+    return redirect("scorecards:learning", pk=card.pk, run=run.pk)
+
+
+@role_required(ADMIN)
+def learning_run(request, pk, run):
+    """The run's state; htmx polls it and is sent on to the draft once the fit is stored."""
+    found = get_object_or_404(
+        LearningRun.objects.select_related("scorecard", "learned"), pk=run, scorecard=pk
+    )
+    if found.status == LearningRun.Status.DONE and found.learned_id:
+        target = reverse("scorecards:learned", args=[pk, found.learned_id])
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    template = "health/_learning_status.html" if request.htmx else "health/learning_run.html"
+    return render(request, template, {"run": found, "scorecard": found.scorecard})
 
 
 @role_required(*ALL_ROLES)
@@ -67,10 +85,20 @@ def learned_scorecard(request, pk, draft):
          report[key].get("current"))
         for key in ("compare_training", "compare_after")
     ]  # fmt: skip
+    left_out = [
+        (REGISTRY[kind].label if kind in REGISTRY else kind, why)
+        for kind, why in report.get("left_out", {}).items()
+    ]
     return render(
         request,
         "health/learned.html",
-        {"draft": found, "scorecard": found.scorecard, "report": report, "sides": sides},
+        {
+            "draft": found,
+            "scorecard": found.scorecard,
+            "report": report,
+            "sides": sides,
+            "left_out": left_out,
+        },
     )
 
 

@@ -336,3 +336,44 @@ class LearnedScorecard(models.Model):
 
     def __str__(self):
         return f"{self.version} learned as of {self.as_of} ({self.get_status_display()})"
+
+
+class LearningRun(models.Model):
+    """A "learn from churn" request from the scorecard builder, fitted by a worker: a fit
+    reads a year of behaviour (about a minute at 10,000 accounts), too long for a request.
+    ``health.learning_runs`` queues, runs and recovers them."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    scorecard = models.ForeignKey(Scorecard, on_delete=models.CASCADE, related_name="learning_runs")
+    as_of = models.DateField()
+    window_days = models.PositiveSmallIntegerField()
+    red_share = models.FloatField()
+    yellow_share = models.FloatField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error_field = models.CharField(max_length=40, blank=True)
+    error = models.TextField(blank=True)
+    learned = models.OneToOneField(
+        LearnedScorecard, null=True, blank=True, on_delete=models.SET_NULL, related_name="run"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"], name="learning_run_status")]
+
+    def __str__(self):
+        return f"Learning {self.scorecard_id} as of {self.as_of} ({self.get_status_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

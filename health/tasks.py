@@ -3,6 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
+from health.learning_runs import resume_learning, run_learning
 from health.models import HealthOverride
 from health.scoring import drain_dirty, recompute_all
 
@@ -36,3 +37,16 @@ def end_expired_overrides_task() -> int:
     return HealthOverride.objects.filter(ended_at__isnull=True, expires_at__lte=now).update(
         ended_at=now, end_reason="expired"
     )
+
+
+@shared_task
+def learn_scorecard_task(run_id: int) -> str:
+    """Fit one queued "learn from churn" run (sent after the request commits)."""
+    run = run_learning(run_id)
+    return run.status if run else "not queued"
+
+
+@shared_task
+def resume_learning_task() -> dict:
+    """Every minute: start runs whose message was lost, fail runs whose worker died."""
+    return resume_learning()

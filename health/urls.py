@@ -19,6 +19,11 @@ urlpatterns = [
     ),
     path("scorecards/<int:pk>/learn/", learning_views.scorecard_learn, name="learn"),
     path(
+        "scorecards/<int:pk>/learning/<int:run>/",
+        learning_views.learning_run,
+        name="learning",
+    ),
+    path(
         "scorecards/<int:pk>/learned/<int:draft>/",
         learning_views.learned_scorecard,
         name="learned",

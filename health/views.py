@@ -16,7 +16,7 @@ from accounts.choices import TouchModel
 from cs_platform.roles import ADMIN, ALL_ROLES, has_role, role_required
 from health.forms import MeasureFormSet, ScorecardForm, disable_all, measure_initial
 from health.learning_views import learn_form
-from health.models import AccountHealth, Scorecard, ScorecardMeasure
+from health.models import AccountHealth, LearningRun, Scorecard, ScorecardMeasure
 from health.scorecards import publish
 from journeys.choices import Stage
 
@@ -130,6 +130,7 @@ def _builder(request, card):
             "scored": scored,
             "learn_form": learn_form(),
             "learned": card.learned.select_related("version")[:10] if card else [],
+            "runs": card.learning_runs.exclude(status=LearningRun.Status.DONE)[:5] if card else [],
         },
         status=400 if data is not None else 200,
     )

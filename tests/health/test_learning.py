@@ -18,7 +18,8 @@ from accounts.models import (
 )
 from health import learning
 from health.drafts import learn_scorecard, publish_learned
-from health.models import LearnedScorecard, Scorecard
+from health.learning_runs import resume_learning, run_learning
+from health.models import LearnedScorecard, LearningRun, Scorecard
 from health.scoring import score_chunk
 from health.validation import auc
 from tests.factories import AccountFactory
@@ -203,10 +204,24 @@ def test_the_builder_learns_a_draft_that_only_an_admin_publishes(
         f"/scorecards/{card.pk}/learn/",
         {"as_of": AS_OF, "window": 60, "red_share": 0.1, "yellow_share": 0.2},
     )
+    run = LearningRun.objects.get()
+    assert response.url == f"/scorecards/{card.pk}/learning/{run.pk}/"
+    waiting = client.get(response.url)
+    assert b"Waiting for a worker" in waiting.content
+    assert b'hx-trigger="every 2s"' in waiting.content and not LearnedScorecard.objects.exists()
+    # No worker took its message: the sweep starts it once it has waited 30 seconds.
+    created = run.created_at
+    assert resume_learning(now=created + timedelta(seconds=20)) == {"failed_lost": 0, "started": 0}
+    assert resume_learning(now=created + timedelta(seconds=31)) == {"failed_lost": 0, "started": 1}
     draft = LearnedScorecard.objects.get()
-    assert response.url == f"/scorecards/{card.pk}/learned/{draft.pk}/"
-    shown = client.get(response.url)
+    run.refresh_from_db()
+    assert (run.status, run.learned, run.error) == ("done", draft, "")
+    assert run_learning(run.pk) is None  # a late message fits nothing twice
+    polled = client.get(response.url, HTTP_HX_REQUEST="true")
+    assert polled.headers["HX-Redirect"] == f"/scorecards/{card.pk}/learned/{draft.pk}/"
+    shown = client.get(polled.headers["HX-Redirect"])
     assert b"more insight_shared events per active user lowers risk" in shown.content
+    assert b"<td>Event rate</td>" in shown.content and b"<td>event_rate</td>" not in shown.content
     assert b"current version" in shown.content
     url = f"/scorecards/{card.pk}/learned/{draft.pk}/publish/"
     client.post(url, {})  # not confirmed: nothing happens
@@ -218,3 +233,33 @@ def test_the_builder_learns_a_draft_that_only_an_admin_publishes(
     client.post(url, {"confirm": "yes"})
     card.refresh_from_db()
     assert card.current_version == draft.version
+
+
+def test_a_failed_run_says_why_and_a_run_whose_worker_died_is_not_left_running(client, cs_admin):
+    portfolio(n=20, churners=3)
+    card = Scorecard.objects.get(is_default=True)
+    client.force_login(cs_admin)
+    client.post(
+        f"/scorecards/{card.pk}/learn/",
+        {"as_of": AS_OF, "window": 60, "red_share": 0.1, "yellow_share": 0.2},
+    )
+    run = LearningRun.objects.get()
+    run_learning(run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.error_field) == ("failed", "as_of")
+    assert run.error.startswith("Too few churned accounts to learn from")
+    page = client.get(f"/scorecards/{card.pk}/learning/{run.pk}/")
+    assert b"Nothing was learned (as_of): Too few churned" in page.content
+    assert b"hx-trigger" not in page.content and not LearnedScorecard.objects.exists()
+    assert b"Too few churned" in client.get(f"/scorecards/{card.pk}/").content
+
+    # A worker killed mid-fit leaves its run running: after 30 minutes the sweep fails it.
+    started = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    stuck = LearningRun.objects.create(
+        scorecard=card, as_of=AS_OF, window_days=60, red_share=0.1, yellow_share=0.2,
+        status="running", started_at=started,
+    )  # fmt: skip
+    assert resume_learning(now=started + timedelta(minutes=29))["failed_lost"] == 0
+    assert resume_learning(now=started + timedelta(minutes=31))["failed_lost"] == 1
+    stuck.refresh_from_db()
+    assert stuck.status == "failed" and "worker stopped during the fit" in stuck.error
