@@ -14,9 +14,9 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, Sum, When
+from django.db.models import Q, Sum
 
-from accounts.models import ContractChange, DailyAccountUsage, DailyFeatureUsage
+from accounts.models import DailyAccountUsage, DailyFeatureUsage
 from health.measures import (
     PEER_PARAMS,
     WINDOW,
@@ -153,7 +153,7 @@ class PricePerSeat(Measure):
 
     def compute(self, ctx, params):
         result = empty_result(ctx.account_ids)
-        arr = _arr_on(ctx)
+        arr = ctx.contract["arr"]
         seats = ctx.accounts["licenses_purchased"].reindex(result.index).astype(float)
         has = (seats > 0) & arr.notna()
         result.loc[has, "raw"] = arr[has] / seats[has]
@@ -162,41 +162,6 @@ class PricePerSeat(Measure):
             for a, s, ok in zip(arr.fillna(0), seats.fillna(0), has, strict=True)
         ]
         return result
-
-
-def _arr_on(ctx) -> pd.Series:
-    """Each account's ARR at the end of the day: its latest contract change by then.
-
-    An account created with a past contract start (imported, or sent through the API after
-    the fact) has its first change dated the day it was created; from its contract start
-    until then its ARR is the one it was created with, as the portfolio metrics read it."""
-    # One row per account: its latest change by the day, else its first change after it.
-    by_day = Q(changed_at__lte=ctx.day_end)
-    rows = (
-        ContractChange.objects.filter(account_id__in=ctx.ids)
-        .annotate(
-            late=ExpressionWrapper(~by_day, output_field=BooleanField()),
-            by_day_at=Case(When(by_day, then=F("changed_at"))),
-            by_day_id=Case(When(by_day, then=F("id"))),
-        )
-        .order_by(
-            "account_id",
-            "late",
-            F("by_day_at").desc(nulls_last=True),
-            F("by_day_id").desc(nulls_last=True),
-            "changed_at",
-            "id",
-        )
-        .distinct("account_id")
-        .values_list("account_id", "arr_after", "late")
-    )
-    starts = ctx.accounts["contract_start"]
-    arr = {
-        a: float(v)
-        for a, v, late in rows
-        if not late or (pd.notna(starts.get(a)) and starts.get(a) <= ctx.as_of)
-    }
-    return pd.Series(arr, dtype=float).reindex(ctx.account_ids)
 
 
 EVENTS = Param(

@@ -78,6 +78,7 @@ def candidates(key_features: list[str]) -> list[Candidate]:
         Candidate("key_contact_engagement"),
         Candidate("tenure"),
         Candidate("price_per_seat"),
+        Candidate("days_to_renewal"),
     ]
     if key_features:
         found[:0] = [
@@ -126,6 +127,15 @@ def feature_rows(dates: list[date], features: list[Candidate], accounts) -> pd.D
     if not frames:
         return pd.DataFrame(columns=["account_id", "date", *[f.key for f in features]])
     return pd.concat(frames, ignore_index=True)
+
+
+def within_window(rows: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Days to renewal counted up to the churn window: a renewal inside the window is the
+    risk (most customers leave at a renewal), one a year away no safer than one three
+    months away. The learned points then run over that range (0 to ``window`` days)."""
+    if "days_to_renewal" in rows:
+        rows = rows.assign(days_to_renewal=rows["days_to_renewal"].clip(0, window))
+    return rows
 
 
 def label(rows: pd.DataFrame, accounts: pd.DataFrame, window: int, known_until: date):
@@ -367,7 +377,7 @@ def fit(
             f"{as_of}; the data starts {start}.",
         )
     features = candidates(key_features or [])
-    rows = feature_rows(dates, features, accounts)
+    rows = within_window(feature_rows(dates, features, accounts), window)
     y = label(rows, accounts, window, as_of)
     churned = int(y.sum())
     if churned < MIN_CHURNED:

@@ -18,7 +18,18 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from accounts.catalogue import measured_feature_names
@@ -26,6 +37,7 @@ from accounts.choices import Persona
 from accounts.models import (
     Account,
     Contact,
+    ContractChange,
     DailyAccountUsage,
     DailyContactUsage,
     DailyFeatureUsage,
@@ -77,6 +89,48 @@ class Context:
         columns = ["id", "renewal_date", "licenses_purchased", "contract_start"]
         rows = Account.objects.filter(id__in=self.ids).values_list(*columns)
         return pd.DataFrame(rows, columns=columns).set_index("id")
+
+    @cached_property
+    def contract(self) -> pd.DataFrame:
+        """Each account's ARR and renewal date at the end of the day, from the contract
+        history: its latest change by then, in one query (columns arr, renewal).
+
+        An account created with a past contract start (imported, or sent through the API
+        after the fact) has its first change dated the day it was created; from its contract
+        start until then it has the contract it was created with, as the portfolio metrics
+        read it, its renewal date taken back a year at a time to the first one on or after
+        the day (annual terms): the renewal a customer who stayed had ahead of it then."""
+        by_day = Q(changed_at__lte=self.day_end)
+        rows = (
+            ContractChange.objects.filter(account_id__in=self.ids)
+            .annotate(
+                late=ExpressionWrapper(~by_day, output_field=BooleanField()),
+                by_day_at=Case(When(by_day, then=F("changed_at"))),
+                by_day_id=Case(When(by_day, then=F("id"))),
+            )
+            .order_by(
+                "account_id",
+                "late",
+                F("by_day_at").desc(nulls_last=True),
+                F("by_day_id").desc(nulls_last=True),
+                "changed_at",
+                "id",
+            )
+            .distinct("account_id")
+            .values_list("account_id", "arr_after", "renewal_date_after", "late")
+        )
+        starts = self.accounts["contract_start"]
+        found = []
+        for account_id, arr, renewal, late in rows:
+            start = starts.get(account_id)
+            if late and not (pd.notna(start) and start <= self.as_of):
+                continue
+            if late and renewal is not None:
+                renewal = first_anniversary_on_or_after(renewal, self.as_of)
+            found.append((account_id, float(arr), renewal))
+        frame = pd.DataFrame(found, columns=["account_id", "arr", "renewal"])
+        frame["arr"] = frame["arr"].astype(float)
+        return frame.set_index("account_id").reindex(self.account_ids)
 
     def known_contacts(self):
         """Active contacts known by the day (first seen then, or with no first-seen date)."""
@@ -149,6 +203,21 @@ class Context:
             frame = pd.DataFrame(rows, columns=["account_id", "name", "n"])
             self._feature_counts[key] = frame[frame["n"] > 0]
         return self._feature_counts[key]
+
+
+def first_anniversary_on_or_after(day: date, floor: date) -> date:
+    """``day`` moved back whole years while it stays on or after ``floor`` (29 February
+    becomes the 28th in other years)."""
+    years = max(0, day.year - floor.year)
+    while years:
+        try:
+            earlier = day.replace(year=day.year - years)
+        except ValueError:
+            earlier = day.replace(year=day.year - years, day=28)
+        if earlier >= floor:
+            return earlier
+        years -= 1
+    return day
 
 
 def ids_lookup(ids: list[int]):

@@ -128,9 +128,12 @@ class OpenEscalations(Measure):
 class DaysToRenewal(Measure):
     higher_is_better = None
 
+    quantity = "days to the renewal"
+
     def compute(self, ctx, params):
         result = empty_result(ctx.account_ids)
-        renewal = pd.to_datetime(ctx.accounts["renewal_date"].reindex(result.index))
+        # The renewal date known on the day, from the contract history (health.measures).
+        renewal = pd.to_datetime(ctx.contract["renewal"].reindex(result.index))
         days = (renewal - pd.Timestamp(ctx.as_of)).dt.days
         result["raw"] = days.astype(float)
         result["note"] = [

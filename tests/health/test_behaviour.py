@@ -111,3 +111,39 @@ def test_rate_and_breadth_share_one_query_and_count_the_same_active_users(
     # A day's row with no events is no use of the feature: 1 of 2.
     assert breadth.loc[account.pk, "raw"] == 50.0
     assert licenses.loc[account.pk, "note"] == "2 active users of 4 licenses"
+
+
+def test_days_to_renewal_as_of_a_past_day_takes_the_renewal_ahead_then():
+    # Created today (so every past day reads its first contract change) with annual terms.
+    account = AccountFactory(contract_start=date(2024, 3, 15), renewal_date=date(2027, 3, 15))
+    # On 1 June 2026 the 15 March 2026 renewal has passed: 2027-03-15 is 287 days ahead.
+    assert raw("days_to_renewal", account, date(2026, 6, 1)) == (287.0, "renews in 287 days")
+    # On 1 February 2026 the customer was 42 days from its 15 March 2026 renewal.
+    assert raw("days_to_renewal", account, date(2026, 2, 1))[0] == 42.0
+    value, note = raw("days_to_renewal", account, date(2024, 1, 1))  # before the contract
+    assert value != value and note == "no renewal date"
+
+
+def test_days_to_renewal_reads_a_renewal_recorded_in_the_history():
+    account = AccountFactory(contract_start=date(2025, 3, 15), renewal_date=date(2026, 3, 15))
+    ContractChange.objects.filter(account=account).update(
+        changed_at=datetime(2025, 3, 1, tzinfo=UTC)
+    )
+    ContractChange.objects.create(  # renewed for a year on 10 March 2026
+        account=account,
+        changed_at=datetime(2026, 3, 10, 9, tzinfo=UTC),
+        arr_before=account.arr,
+        arr_after=account.arr,
+        renewal_date_before=date(2026, 3, 15),
+        renewal_date_after=date(2027, 3, 15),
+        source="api",
+    )
+    assert raw("days_to_renewal", account, date(2026, 2, 1))[0] == 42.0
+    assert raw("days_to_renewal", account, date(2026, 4, 1))[0] == 348.0
+
+
+def test_a_renewal_on_29_february_goes_back_to_the_28th():
+    from health.measures import first_anniversary_on_or_after
+
+    assert first_anniversary_on_or_after(date(2028, 2, 29), date(2026, 6, 1)) == date(2027, 2, 28)
+    assert first_anniversary_on_or_after(date(2028, 2, 29), date(2028, 3, 1)) == date(2028, 2, 29)
