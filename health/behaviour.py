@@ -47,6 +47,8 @@ class EventRate(Measure):
         if (empty := unseen_events(ctx, names, result)) is not None:
             return empty
         days = params["window_days"]
+        if (empty := ctx.uncovered(days, result)) is not None:
+            return empty
         per_name = ctx.feature_counts(names, days)
         counts = per_name.groupby("account_id")["n"].sum().reindex(result.index).fillna(0)
         counts = counts.astype(float)
@@ -91,6 +93,8 @@ class ActivityChange(Measure):
         names = list(params["events"])
         result = empty_result(ctx.account_ids)
         if names and (empty := unseen_events(ctx, names, result)) is not None:
+            return empty
+        if (empty := ctx.uncovered(recent + baseline, result)) is not None:
             return empty
         start, end = ctx.window(recent)
         base_start = start - timedelta(days=baseline)

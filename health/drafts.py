@@ -106,6 +106,8 @@ def _forward_frames(fit, definition, dates, window, today):
     keys = {f.kind: f.key for f in features}
     rows = learning.feature_rows(dates, features, accounts)
     rows["score"] = learning.score_rows(rows, definition["measures"], keys)
+    # No data on any learned measure: the scorer gives no score, so the report counts none.
+    rows = rows[rows["score"].notna()].copy()
     rows["color"] = _colors(rows["score"], definition["bands"])
     rows["churned"] = learning.label(rows, accounts, window, today - timedelta(days=1))
     rows["ever_churned"] = rows["account_id"].map(accounts["churn_day"]).notna().to_numpy()
@@ -132,7 +134,9 @@ def _forward_frames(fit, definition, dates, window, today):
 
 def _forward_comparison(fit, definition, current, window, today, minimums) -> dict:
     after = fit["as_of"] + timedelta(days=1)
-    dates = learning.observation_dates(after, today - timedelta(days=window + 1))
+    # Dates whose window ends by the last usage data: after it every account looks silent.
+    last = min(today, learning.data_end() or today)
+    dates = learning.observation_dates(after, last - timedelta(days=window + 1))
     base = {
         "what": f"Out of sample in time: observation dates after {fit['as_of']}, the draft "
         "scored with the data of each date, the current version from its stored history.",

@@ -23,14 +23,14 @@ of the training observations, yellow for the next ``yellow_share``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import numpy as np
 import pandas as pd
-from django.db.models import Min
+from django.db.models import Max, Min
 from sklearn.linear_model import LogisticRegression
 
-from accounts.models import Account, DailyAccountUsage
+from accounts.models import Account, DailyAccountUsage, EventDefinition
 from health.measures import REGISTRY, Context
 from health.validation import auc as auc_of
 
@@ -38,6 +38,15 @@ MIN_CHURNED = 20  # churned observations a fit needs
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 FOLDS = 4
 LOW_Q, HIGH_Q = 0.05, 0.95
+# A feature must differ between accounts more than it moves with the date: tenure when every
+# account started together is the calendar in disguise (all of them older every month).
+MIN_WITHIN_DAY = 0.5
+# Usage is fitted as its percentile among the day's active accounts (the scorer's peer
+# benchmark): a season's dip or a product change moves every account at once, and a score
+# on raw values would flag them all (the false alarms the budget was to bound).
+RANKED = {"benchmark": "peers", "peer_group": "all"}
+EARN_AUC = 0.02  # what a measure with no expected direction must add to be fitted
+GROWTH_CAP = 100.0  # % change: doubling and more all count as growth
 # The default alert budget: shares of the accounts that stay flagged red and yellow, i.e. the
 # false alarms accepted (17%) for the churners caught.
 RED_SHARE, YELLOW_SHARE = 0.05, 0.12
@@ -65,6 +74,11 @@ class Candidate:
     def label(self) -> str:
         return REGISTRY[self.kind].label
 
+    @property
+    def ranked(self) -> bool:
+        """Fitted (and scored) as its percentile among the day's active accounts."""
+        return self.params.get("benchmark") == "peers"
+
 
 def candidates(key_features: list[str]) -> list[Candidate]:
     """The behavioural measures a fit may use; the key-feature rate when any is chosen."""
@@ -72,9 +86,9 @@ def candidates(key_features: list[str]) -> list[Candidate]:
     # login that goes on while the real work stops hides a decline).
     change = {"events": list(key_features)} if key_features else {}
     found = [
-        Candidate("license_utilisation"),
-        Candidate("activity_change", change),
-        Candidate("usage_frequency"),
+        Candidate("license_utilisation", dict(RANKED)),
+        Candidate("activity_change", change | RANKED),
+        Candidate("usage_frequency", dict(RANKED)),
         Candidate("key_contact_engagement"),
         Candidate("tenure"),
         Candidate("price_per_seat"),
@@ -82,10 +96,16 @@ def candidates(key_features: list[str]) -> list[Candidate]:
     ]
     if key_features:
         found[:0] = [
-            Candidate("event_rate", {"events": list(key_features)}),
-            Candidate("feature_breadth", {"features": list(key_features)}),
+            Candidate("event_rate", {"events": list(key_features)} | RANKED),
+            Candidate("feature_breadth", {"features": list(key_features)} | RANKED),
         ]
     return found
+
+
+def data_end() -> date | None:
+    """The day of the last usage event the event catalogue has counted."""
+    last = EventDefinition.objects.aggregate(last=Max("last_seen_at"))["last"]
+    return last.astimezone(UTC).date() if last else None
 
 
 def observation_dates(start: date, last: date) -> list[date]:
@@ -126,15 +146,30 @@ def feature_rows(dates: list[date], features: list[Candidate], accounts) -> pd.D
             frames.append(part.reset_index().assign(date=day))
     if not frames:
         return pd.DataFrame(columns=["account_id", "date", *[f.key for f in features]])
-    return pd.concat(frames, ignore_index=True)
+    rows = pd.concat(frames, ignore_index=True)
+    for item in features:
+        if item.ranked:
+            rows[item.key] = ranked_on_each_date(rows, item.key)
+    return rows
 
 
-def within_window(rows: pd.DataFrame, window: int) -> pd.DataFrame:
-    """Days to renewal counted up to the churn window: a renewal inside the window is the
-    risk (most customers leave at a renewal), one a year away no safer than one three
-    months away. The learned points then run over that range (0 to ``window`` days)."""
+def ranked_on_each_date(rows: pd.DataFrame, key: str) -> pd.Series:
+    """Each value's mid-rank percentile (0-100) among the accounts of its date with data, as
+    the scorer's peer benchmark ranks it (health.peers.percentiles, peer group "all")."""
+    by_date = rows.groupby("date")[key]
+    return (by_date.rank(method="average") - 0.5) / by_date.transform("count") * 100
+
+
+def bounded(rows: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Features held to the range where they tell risk apart, so the learned points run over
+    it: days to renewal up to the churn window (a renewal inside it is the risk, most
+    customers leave at one; one a year away is no safer than one three months away), and
+    activity change up to doubling (a new account's tenfold ramp-up would otherwise stretch
+    the scale until every decline looks alike)."""
     if "days_to_renewal" in rows:
         rows = rows.assign(days_to_renewal=rows["days_to_renewal"].clip(0, window))
+    if "activity_change" in rows:
+        rows = rows.assign(activity_change=rows["activity_change"].clip(upper=GROWTH_CAP))
     return rows
 
 
@@ -167,6 +202,14 @@ class Scaling:
         return np.column_stack(cols) if cols else np.empty((len(rows), 0))
 
 
+def _within_day_share(values: pd.Series, dates: pd.Series) -> float:
+    """The share of the variance of ``values`` between accounts on the same date."""
+    total = values.var()
+    if not total or total != total:
+        return 0.0
+    return float((values - values.groupby(dates).transform("mean")).var() / total)
+
+
 def fit_scaling(rows: pd.DataFrame, keys: list[str]) -> Scaling:
     low, high, mean, dropped = {}, {}, {}, {}
     for key in keys:
@@ -179,6 +222,14 @@ def fit_scaling(rows: pd.DataFrame, keys: list[str]) -> Scaling:
             lo, hi = values.min(), values.max()
         if hi <= lo:
             dropped[key] = f"the same value ({lo:g}) on every training observation"
+            continue
+        within = _within_day_share(values, rows["date"][values.index]) if "date" in rows else 1
+        if within < MIN_WITHIN_DAY:
+            dropped[key] = (
+                f"it moves with the calendar more than it differs between accounts ("
+                f"{within:.0%} of its variation is between accounts on the same day): a score "
+                "on it would read the date, and drift after it"
+            )
             continue
         low[key], high[key] = float(lo), float(hi)
         mean[key] = float(((values - lo) / (hi - lo)).clip(0, 1).mean())
@@ -204,10 +255,12 @@ def time_folds(rows: pd.DataFrame, window: int):
         yield train, test
 
 
-def cross_validate(rows: pd.DataFrame, y: pd.Series, keys: list[str], window: int) -> dict:
+def cross_validate(
+    rows: pd.DataFrame, y: pd.Series, keys: list[str], window: int, grid=C_GRID
+) -> dict:
     """Out-of-fold AUC per regularisation strength, and the out-of-fold risks of the best."""
     results = {}
-    for c in C_GRID:
+    for c in grid:
         risk = pd.Series(np.nan, index=rows.index)
         for train, test in time_folds(rows, window):
             if len(test) == 0 or y[train].nunique() < 2:
@@ -233,10 +286,40 @@ def cross_validate(rows: pd.DataFrame, y: pd.Series, keys: list[str], window: in
     }
 
 
+def _earned(rows: pd.DataFrame, y: pd.Series, keys: list[str], window: int):
+    """The keys without the measures that may point either way (tenure, price per seat, days
+    to renewal) and do not earn their place: with no expected direction to hold them, a fit
+    on a few dozen churns finds a slope in noise. Each joins only if it raises the
+    cross-validated AUC of the measures kept so far by EARN_AUC; returns (keys, left out)."""
+    # Those the scaling leaves out anyway (no data, constant, the calendar) say so there.
+    either = [k for k in fit_scaling(rows, keys).low if REGISTRY[k].higher_is_better is None]
+    kept = [k for k in keys if k not in either]
+    if not either or not kept:
+        return keys, {}
+    try:
+        base = cross_validate(rows, y, kept, window)
+    except LearningError:
+        return keys, {}
+    grid, before, left_out = (base["c"],), base["auc"], {}
+    for key in either:
+        after = cross_validate(rows, y, [*kept, key], window, grid)["auc"]
+        if after >= before + EARN_AUC:
+            kept.append(key)
+            before = after
+        else:
+            left_out[key] = (
+                f"it may point either way and did not raise the cross-validated AUC by "
+                f"{EARN_AUC} ({before:.3f} without it, {after:.3f} with it): left out as noise"
+            )
+    return [k for k in keys if k in kept], left_out
+
+
 def _direction_words(kind: str, lowers_risk: bool, params: dict | None = None) -> str:
     measure = REGISTRY[kind]
-    words = measure.quantity_words(measure.defaults() | (params or {}))
-    return f"more {words} {'lowers' if lowers_risk else 'raises'} risk"
+    params = measure.defaults() | (params or {})
+    words = measure.quantity_words(params)
+    than = " than the day's other accounts" if params.get("benchmark") == "peers" else ""
+    return f"more {words}{than} {'lowers' if lowers_risk else 'raises'} risk"
 
 
 def against_expectation(kind: str, beta: float) -> bool:
@@ -377,7 +460,7 @@ def fit(
             f"{as_of}; the data starts {start}.",
         )
     features = candidates(key_features or [])
-    rows = within_window(feature_rows(dates, features, accounts), window)
+    rows = bounded(feature_rows(dates, features, accounts), window)
     y = label(rows, accounts, window, as_of)
     churned = int(y.sum())
     if churned < MIN_CHURNED:
@@ -386,10 +469,11 @@ def fit(
             f"Too few churned accounts to learn from: {churned} churned observations before "
             f"{as_of}; a fit needs at least {MIN_CHURNED}.",
         )
-    keys = [f.key for f in features]
+    keys, unearned = _earned(rows, y, [f.key for f in features], window)
     cv = cross_validate(rows, y, keys, window)
     params = {f.key: f.params for f in features}
     model, scaling = _fit_expected_directions(rows, y, keys, cv["c"], params)
+    scaling.dropped.update(unearned)
     measures = to_measures(model, scaling, features)
     if not measures:
         raise LearningError("as_of", "No measure carried any signal on the training data.")

@@ -24,6 +24,7 @@ from django.db.models import (
     Count,
     ExpressionWrapper,
     F,
+    Min,
     OuterRef,
     Q,
     Subquery,
@@ -83,6 +84,26 @@ class Context:
 
     def window(self, days: int) -> tuple[date, date]:
         return self.as_of - timedelta(days=days - 1), self.as_of
+
+    @cached_property
+    def data_start(self) -> date | None:
+        """The day of the first usage event the product received (the event catalogue's
+        earliest first-seen), None before the catalogue has counted any."""
+        first = EventDefinition.objects.aggregate(first=Min("first_seen_at"))["first"]
+        return first.astimezone(UTC).date() if first else None
+
+    def uncovered(self, days: int, result: pd.DataFrame) -> pd.DataFrame | None:
+        """``result`` with the reason when a look-back of ``days`` starts before the first
+        usage data: a window the product has no data for would read as no use at all (a
+        false zero, or a false surge of a change against it); None when it is covered."""
+        start = self.as_of - timedelta(days=days - 1)
+        if self.data_start is None or start >= self.data_start:
+            return None
+        result["note"] = (
+            f"its {days}-day look-back starts before the first usage data "
+            f"({self.data_start:%Y-%m-%d})"
+        )
+        return result
 
     @cached_property
     def accounts(self) -> pd.DataFrame:
@@ -329,6 +350,8 @@ class UsageFrequency(Measure):
     def compute(self, ctx, params):
         benchmarks = {p: b for p, b in params["benchmarks"].items() if b > 0}
         result = empty_result(ctx.account_ids)
+        if (empty := ctx.uncovered(params["window_days"], result)) is not None:
+            return empty
         frame = ctx.contact_days(params["window_days"])
         frame = frame[frame["persona"].isin(list(benchmarks))].copy()
         if frame.empty:
@@ -418,6 +441,8 @@ class LicenseUtilisation(Measure):
 
     def compute(self, ctx, params):
         result = empty_result(ctx.account_ids)
+        if (empty := ctx.uncovered(params["window_days"], result)) is not None:
+            return empty
         licenses = ctx.accounts["licenses_purchased"].reindex(result.index)
         active = ctx.active_users(params["window_days"]).reindex(result.index)
         has_licenses = licenses > 0
@@ -441,6 +466,8 @@ class FeatureBreadth(Measure):
         features = key_features(params["features"])
         result = empty_result(ctx.account_ids)
         if (empty := unseen_events(ctx, features, result)) is not None:
+            return empty
+        if (empty := ctx.uncovered(params["window_days"], result)) is not None:
             return empty
         used = ctx.feature_counts(features, params["window_days"]).groupby("account_id").size()
         counts = used.reindex(result.index).fillna(0).astype(float)
@@ -479,6 +506,9 @@ class UsageTrend(Measure):
         window = params["window_days"]
         start, end = ctx.window(window)
         previous_start = start - timedelta(days=window)
+        result = empty_result(ctx.account_ids)
+        if (empty := ctx.uncovered(2 * window, result)) is not None:
+            return empty
         rows = (
             DailyAccountUsage.objects.filter(
                 account_id__in=ctx.ids, date__gte=previous_start, date__lte=end

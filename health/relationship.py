@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 from django.db.models import Count, Max, Q
 
@@ -172,15 +173,23 @@ class KeyContactEngagement(Measure):
             .annotate(last=Max("date"))
             .values_list("account_id", "last")
         )
-        accounts = sorted(with_keys)
-        days = [(ctx.as_of - last_seen[a]).days if a in last_seen else lookback for a in accounts]
-        result.loc[accounts, "raw"] = [float(d) for d in days]
-        result.loc[accounts, "note"] = [
-            f"a key contact was active {d} days ago"
-            if a in last_seen
-            else f"no key contact active in {lookback} days"
-            for a, d in zip(accounts, days, strict=True)
-        ]
+        # Not seen in a look-back that starts before the data began: maybe active before
+        # it, so no data rather than the whole look-back.
+        unseen = np.nan if ctx.uncovered(lookback, result.iloc[:0].copy()) is not None else None
+        accounts, raws, notes = sorted(with_keys), [], []
+        for account_id in accounts:
+            if account_id in last_seen:
+                days = (ctx.as_of - last_seen[account_id]).days
+                raws.append(float(days))
+                notes.append(f"a key contact was active {days} days ago")
+            elif unseen is None:
+                raws.append(float(lookback))
+                notes.append(f"no key contact active in {lookback} days")
+            else:
+                raws.append(unseen)
+                notes.append(f"no key contact active since the data began ({ctx.data_start})")
+        result.loc[accounts, "raw"] = raws
+        result.loc[accounts, "note"] = notes
         return result
 
     def describe(self, component):

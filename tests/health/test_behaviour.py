@@ -147,3 +147,32 @@ def test_a_renewal_on_29_february_goes_back_to_the_28th():
 
     assert first_anniversary_on_or_after(date(2028, 2, 29), date(2026, 6, 1)) == date(2027, 2, 28)
     assert first_anniversary_on_or_after(date(2028, 2, 29), date(2028, 3, 1)) == date(2028, 2, 29)
+
+
+def test_a_look_back_before_the_first_usage_data_is_no_data_not_a_zero():
+    from accounts.models import EventDefinition
+
+    EventDefinition.objects.create(
+        name="report_shared", first_seen_at=datetime(2026, 3, 1, 10, tzinfo=UTC)
+    )
+    account = AccountFactory()
+    key = ContactFactory(account=account, is_key_contact=True)
+    DailyAccountUsage.objects.create(account=account, date=date(2026, 3, 2), event_count=5)
+    # 10 March: a 28-day window from 12 February, before the data began on 1 March.
+    value, note = raw("usage_frequency", account, date(2026, 3, 10))
+    assert value != value
+    assert note == "its 28-day look-back starts before the first usage data (2026-03-01)"
+    # 1 May: the 28-day window is covered, the 56 days before it are not.
+    assert raw("license_utilisation", account, date(2026, 5, 1))[0] == 0.0
+    value, note = raw("activity_change", account, date(2026, 5, 1))
+    assert value != value and note.startswith("its 84-day look-back starts before")
+    # A key contact not seen since the data began may have been active before it.
+    value, note = raw("key_contact_engagement", account, date(2026, 5, 1))
+    assert value != value and note == "no key contact active since the data began (2026-03-01)"
+    DailyContactUsage.objects.create(
+        contact=key, account=account, date=date(2026, 4, 20), event_count=1
+    )
+    assert raw("key_contact_engagement", account, date(2026, 5, 1)) == (
+        11.0,
+        "a key contact was active 11 days ago",
+    )

@@ -71,7 +71,7 @@ def test_publish_makes_the_draft_current_and_json_says_which_version(key_feature
     card.refresh_from_db()
     assert body["published_version"] == card.current_version.number == before + 1
     assert LearnedScorecard.objects.get(pk=body["id"]).status == "published"
-    assert any(m["kind"] == "event_rate" for m in body["measures"])
+    assert any(m["kind"] == "activity_change" for m in body["measures"])
     assert KEY in json.dumps(card.current_version.definition)
 
 

@@ -150,9 +150,18 @@ def test_a_learned_score_beats_the_default_out_of_sample_and_publishes_on_confir
     assert card.current_version == current  # a fit publishes nothing
     assert draft.status == LearnedScorecard.Status.DRAFT
     report = draft.report
-    rate = next(m for m in report["measures"] if m["kind"] == "event_rate")
-    assert rate["says"] == "more insight_shared events per active user lowers risk"
-    assert rate["zero_at"] < rate["full_at"]
+    # The signal is the key feature's fade before churning: its change over time carries it.
+    top = report["measures"][0]
+    assert top["kind"] == "activity_change" and top["weight"] > 50
+    assert top["says"] == (
+        "more growth of key-feature activity (the last 28 days against the 56 before) than "
+        "the day's other accounts lowers risk"
+    )
+    # Fitted as a percentile among the day's accounts: the scorer's peer benchmark.
+    assert 0 <= top["zero_at"] < top["full_at"] <= 100
+    assert draft.version.definition["measures"][0]["params"]["benchmark"] == "peers"
+    # Every account started on the same day: tenure is the calendar, and is left out.
+    assert "moves with the calendar" in report["left_out"]["tenure"]
 
     # Out of sample: observation dates after as_of, the default scorecard scored with the
     # data of each date against the draft.
@@ -220,8 +229,9 @@ def test_the_builder_learns_a_draft_that_only_an_admin_publishes(
     polled = client.get(response.url, HTTP_HX_REQUEST="true")
     assert polled.headers["HX-Redirect"] == f"/scorecards/{card.pk}/learned/{draft.pk}/"
     shown = client.get(polled.headers["HX-Redirect"])
-    assert b"more insight_shared events per active user lowers risk" in shown.content
-    assert b"<td>Event rate</td>" in shown.content and b"<td>event_rate</td>" not in shown.content
+    assert b"more growth of key-feature activity" in shown.content
+    assert b"<td>Activity change</td>" in shown.content
+    assert b"<td>activity_change</td>" not in shown.content
     assert b"current version" in shown.content
     url = f"/scorecards/{card.pk}/learned/{draft.pk}/publish/"
     client.post(url, {})  # not confirmed: nothing happens

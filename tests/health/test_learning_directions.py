@@ -1,6 +1,8 @@
 """A learned scorecard never says "more use raises risk": measures fitted against their
 meaning are left out and the rest refitted; bands count the false alarms."""
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -69,3 +71,41 @@ def test_the_budget_counts_false_alarms_when_outcomes_are_given():
 @pytest.mark.parametrize("kind", sorted(learning.REGISTRY))
 def test_every_measure_says_which_way_is_healthy_or_that_either_can_be(kind):
     assert learning.REGISTRY[kind].higher_is_better in (True, False, None)
+
+
+def test_a_measure_that_may_point_either_way_must_earn_its_place():
+    # 400 accounts on 6 dates: churn follows low usage and a near renewal; tenure is noise.
+    rng = np.random.default_rng(3)
+    dates = [date(2026, m, 1) for m in range(1, 7)]
+    rows = pd.DataFrame(
+        [(a, d) for d in dates for a in range(1, 401)], columns=["account_id", "date"]
+    )
+    rows["usage_frequency"] = rng.uniform(0, 100, len(rows))
+    rows["days_to_renewal"] = rng.uniform(0, 60, len(rows))
+    rows["tenure"] = rng.uniform(0, 2000, len(rows))
+    risk = -3 - rows["usage_frequency"] / 25 + (60 - rows["days_to_renewal"]) / 15
+    y = pd.Series(rng.random(len(rows)) < 1 / (1 + np.exp(-risk)), index=rows.index)
+    keys, left_out = learning._earned(
+        rows, y, ["usage_frequency", "days_to_renewal", "tenure"], window=60
+    )
+    assert keys == ["usage_frequency", "days_to_renewal"]
+    assert set(left_out) == {"tenure"}
+    assert left_out["tenure"].startswith("it may point either way and did not raise the")
+
+
+def test_usage_is_ranked_among_the_accounts_of_each_date_as_the_peer_benchmark_ranks_it():
+    rows = pd.DataFrame(
+        {
+            "date": [date(2026, 1, 1)] * 4 + [date(2026, 2, 1)] * 2,
+            "event_rate": [1.0, 5.0, 5.0, np.nan, 100.0, 0.0],
+        }
+    )
+    # January, 3 with data: 1 -> (0 + 1) / 2 of 3; each 5 -> (1 + 3) / 2 of 3; no data stays.
+    # February: 100 -> (1 + 2) / 2 of 2, 0 -> (0 + 1) / 2 of 2.
+    ranked = learning.ranked_on_each_date(rows, "event_rate").round(2).tolist()
+    assert ranked[:3] == [16.67, 66.67, 66.67] and ranked[3] != ranked[3]
+    assert ranked[4:] == [75.0, 25.0]
+    from health.peers import percentiles
+
+    peers = pd.DataFrame({"raw": rows["event_rate"][:4], "group": ""})
+    assert percentiles(rows["event_rate"][:3], peers).round(2).tolist() == ranked[:3]
