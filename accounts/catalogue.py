@@ -37,7 +37,7 @@ Suggestions: for each name, the share of retained (active) accounts that used it
 refresh from ``EventUse`` (0.9-1.4 s at the size above) and stored with the samples' sizes.
 """
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -216,6 +216,21 @@ def _rebuild(state: EventCatalogueState, now) -> dict:
     state.refreshed_at = state.rebuilt_at = now
     state.save()
     return {"events": events, "through": horizon}
+
+
+def unsettled(now=None) -> tuple[int, datetime | None]:
+    """Events stored after the catalogue's cursor but received within SETTLE of ``now``
+    (the next refresh counts them): how many, and when the last of them settles."""
+    now = now or timezone.now()
+    _ensure_state()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*), max(received_at) FROM {_table(Event)}"
+            " WHERE id > %s AND received_at > %s",
+            [_cursor(), now - SETTLE],
+        )
+        count, last = cursor.fetchone()
+    return count, (last + SETTLE if last else None)
 
 
 def catalogue_state() -> EventCatalogueState | None:

@@ -19,17 +19,12 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db.models import (
-    BooleanField,
-    Case,
     Count,
-    ExpressionWrapper,
-    F,
     Min,
     OuterRef,
     Q,
     Subquery,
     Sum,
-    When,
 )
 from django.db.models.functions import Coalesce
 
@@ -114,44 +109,38 @@ class Context:
     @cached_property
     def contract(self) -> pd.DataFrame:
         """Each account's ARR and renewal date at the end of the day, from the contract
-        history: its latest change by then, in one query (columns arr, renewal).
+        history: its latest change by then (columns arr, renewal).
 
         An account created with a past contract start (imported, or sent through the API
         after the fact) has its first change dated the day it was created; from its contract
-        start until then it has the contract it was created with, as the portfolio metrics
-        read it, its renewal date taken back a year at a time to the first one on or after
-        the day (annual terms): the renewal a customer who stayed had ahead of it then."""
-        by_day = Q(changed_at__lte=self.day_end)
+        start until then it has the contract it was given first (the first ARR above zero
+        and the first renewal date: a Segment group call creates the account, a REST call a
+        moment later sets its contract), its renewal date taken back a year at a time to the
+        first one on or after the day (annual terms): the renewal a customer who stayed had
+        ahead of it then."""
         rows = (
             ContractChange.objects.filter(account_id__in=self.ids)
-            .annotate(
-                late=ExpressionWrapper(~by_day, output_field=BooleanField()),
-                by_day_at=Case(When(by_day, then=F("changed_at"))),
-                by_day_id=Case(When(by_day, then=F("id"))),
-            )
-            .order_by(
-                "account_id",
-                "late",
-                F("by_day_at").desc(nulls_last=True),
-                F("by_day_id").desc(nulls_last=True),
-                "changed_at",
-                "id",
-            )
-            .distinct("account_id")
-            .values_list("account_id", "arr_after", "renewal_date_after", "late")
+            .order_by("account_id", "changed_at", "id")
+            .values_list("account_id", "changed_at", "arr_after", "renewal_date_after")
         )
-        starts = self.accounts["contract_start"]
-        found = []
-        for account_id, arr, renewal, late in rows:
-            start = starts.get(account_id)
-            if late and not (pd.notna(start) and start <= self.as_of):
+        by_day, later = {}, {}
+        for account_id, at, arr, renewal in rows:
+            if at <= self.day_end:
+                by_day[account_id] = (float(arr), renewal)  # the latest by the day wins
                 continue
-            if late and renewal is not None:
+            first = later.setdefault(account_id, [0.0, None])
+            first[0] = first[0] or float(arr)
+            first[1] = first[1] or renewal
+        starts = self.accounts["contract_start"]
+        for account_id, (arr, renewal) in later.items():
+            start = starts.get(account_id)
+            if account_id in by_day or not (pd.notna(start) and start <= self.as_of):
+                continue
+            if renewal is not None:
                 renewal = first_anniversary_on_or_after(renewal, self.as_of)
-            found.append((account_id, float(arr), renewal))
-        frame = pd.DataFrame(found, columns=["account_id", "arr", "renewal"])
-        frame["arr"] = frame["arr"].astype(float)
-        return frame.set_index("account_id").reindex(self.account_ids)
+            by_day[account_id] = (arr, renewal)
+        frame = pd.DataFrame.from_dict(by_day, orient="index", columns=["arr", "renewal"])
+        return frame.astype({"arr": float}).reindex(self.account_ids)
 
     def known_contacts(self):
         """Active contacts known by the day (first seen then, or with no first-seen date)."""

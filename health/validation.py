@@ -180,14 +180,15 @@ def _counts(frame: pd.DataFrame) -> dict:
 
 def _outcome_notes(counts: dict, minimums: Minimums, where: str = "") -> list[str]:
     """Why an AUC cannot be judged on these counts: too few of either outcome."""
-    return [
-        _too_few(counts[key], f"{what}{where}", need)
+    short = [
+        f"{counts[key]} {what}{where}, at least {need} needed"
         for key, what, need in (
             ("churned", "churned observations", minimums.churned),
             ("stayed", "observations that stayed", minimums.stayed),
         )
         if counts[key] < need
     ]
+    return [f"too few outcomes to judge: {' and '.join(short)}"] if short else []
 
 
 def score_auc(frame: pd.DataFrame, minimums: Minimums, resamples: int, seed: int) -> dict:
@@ -311,9 +312,12 @@ def measure_strength(
         common = int(points.value_counts().iloc[0]) if len(points) else 0
         counts = _counts(present)
         notes = []
-        if points.nunique() == 1:
+        if points.empty:
+            notes.append("no data: the measure had no value on any observation")
+        elif points.nunique() == 1:
             notes.append(f"constant: every observation with data scored {points.iloc[0]:g}")
-        notes += _outcome_notes(counts, minimums, " with data")
+        else:
+            notes += _outcome_notes(counts, minimums, " with data")
         value = None if notes else auc(points, present["churned"])
         rows.append(
             {

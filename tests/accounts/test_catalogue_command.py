@@ -81,3 +81,22 @@ def test_measures_count_the_suggested_names_until_an_admin_chooses():
     describe_event("login", key_feature=True)  # an admin's choice replaces the suggestions
     assert key_features([]) == ["login"]
     assert key_features(["custom"]) == ["custom"]  # a measure's own names come first
+
+
+def test_events_of_the_last_two_minutes_are_waited_for_or_said_to_wait():
+    from accounts.catalogue import SETTLE
+
+    now = timezone.now()
+    account = AccountFactory()
+    ingest(track(account, "report_shared", now - timedelta(days=1)), received_at=now - SETTLE * 2)
+    recent = now - SETTLE + timedelta(seconds=1)  # settles a second from now
+    ingest(track(account, "report_shared", now), track(account, "login", now), received_at=recent)
+
+    lines = run("--no-wait")
+    assert lines[0] == "1 events counted."
+    assert lines[1].startswith("2 events received in the last two minutes are not counted yet")
+    assert f"after {recent + SETTLE:%H:%M:%S} UTC" in lines[1]
+
+    lines = run()  # waits the second, then counts them
+    assert lines[0].startswith("2 events received in the last two minutes settle at")
+    assert lines[1] == "2 events counted."

@@ -1,7 +1,7 @@
 """Behavioural measures as of a past day: price per seat from the contract history, and the
 event rate's note over several key features."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -176,3 +176,19 @@ def test_a_look_back_before_the_first_usage_data_is_no_data_not_a_zero():
         11.0,
         "a key contact was active 11 days ago",
     )
+
+
+def test_a_contract_set_just_after_the_account_was_created_holds_before_it():
+    # A Segment group call creates the account with no ARR; a REST call then sets it.
+    account = AccountFactory(arr=Decimal("0"), licenses_purchased=10, renewal_date=None)
+    ContractChange.objects.create(
+        account=account,
+        changed_at=ContractChange.objects.get(account=account).changed_at + timedelta(minutes=1),
+        arr_before=Decimal("0"),
+        arr_after=Decimal("12000"),
+        renewal_date_before=None,
+        renewal_date_after=date(2027, 3, 15),
+        source="api",
+    )
+    assert raw("price_per_seat", account, date(2026, 6, 1))[0] == 1200.0
+    assert raw("days_to_renewal", account, date(2026, 6, 1))[0] == 287.0

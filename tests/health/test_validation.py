@@ -100,8 +100,8 @@ def test_below_the_minimums_there_is_no_number_but_a_reason():
     assert report["judged"] is False
     assert report["auc"]["value"] is None and report["auc"]["judged"] is False
     assert report["auc"]["note"] == (
-        "too few outcomes to judge: 3 churned observations, at least 10 needed; "
-        "too few outcomes to judge: 4 observations that stayed, at least 10 needed"
+        "too few outcomes to judge: 3 churned observations, at least 10 needed and "
+        "4 observations that stayed, at least 10 needed"
     )
     assert report["lift"]["red_vs_green"]["value"] is None
     assert report["false_alarms"]["rate"] is None
@@ -208,9 +208,9 @@ def test_each_measure_has_its_auc_missing_share_and_constancy():
     usage = [20, 50, 95, 50, 70, 80, 90]
     nps = [10, None, None, 60, None, None, 90]
     report = validation_report(
-        frame(SEVEN, usage=usage, nps=nps, breadth=[100] * 7),
+        frame(SEVEN, usage=usage, nps=nps, breadth=[100] * 7, csat=[None] * 7),
         NO_LEADS,
-        measures={"usage": "Usage", "nps": "NPS", "breadth": "Breadth"},
+        measures={"usage": "Usage", "nps": "NPS", "breadth": "Breadth", "csat": "CSAT"},
         minimums=ANY,
         resamples=10,
     )
@@ -224,6 +224,9 @@ def test_each_measure_has_its_auc_missing_share_and_constancy():
     )
     assert by["breadth"]["auc"] is None and by["breadth"]["modal_share"] == 1.0
     assert by["breadth"]["note"] == "constant: every observation with data scored 100"
+    # Never any data: said so once, not as too few outcomes.
+    assert (by["csat"]["missing_share"], by["csat"]["auc"]) == (1.0, None)
+    assert by["csat"]["note"] == "no data: the measure had no value on any observation"
 
 
 # --- From stored history -------------------------------------------------------------------

@@ -5,8 +5,10 @@ import time
 
 import pytest
 
-from health.models import LearnedScorecard, LearningRun, Scorecard
+from health.measures import REGISTRY
+from health.models import LearnedScorecard, LearningRun
 from tests.health.test_learning import AS_OF, portfolio
+from tests.health.test_scoring import only_scorecard
 from tests.integration.test_celery_worker import _read, worker  # noqa: F401  (fixture)
 from tests.integration.test_health_worker import tasks_to  # noqa: F401  (fixture)
 
@@ -20,7 +22,8 @@ def test_the_button_queues_a_fit_that_the_worker_runs(tasks_to, client, cs_admin
     queue, process, log = tasks_to
     EventDefinition.objects.create(name=KEY, key_feature=True, first_seen_at=_churn_at(START))
     portfolio(n=70, churners=30)
-    card = Scorecard.objects.get(is_default=True)
+    # A transactional test starts from an empty database: no default scorecard.
+    card = only_scorecard([("usage_frequency", 1, REGISTRY["usage_frequency"].defaults())])
     client.force_login(cs_admin)
     response = client.post(
         f"/scorecards/{card.pk}/learn/",
