@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.catalogue import key_feature_names
-from health import learning
+from health import learning, learning_data
 from health.measures import REGISTRY
 from health.models import LearnedScorecard, Scorecard, ScorecardMeasure, ScorecardVersion
 from health.scorecards import build_definition, publish, validate_bands, validate_measures
@@ -101,15 +101,15 @@ def _training_comparison(fit: dict, current, minimums) -> dict:
 def _forward_frames(fit, definition, dates, window, today):
     """The draft scored as of each date after ``as_of`` (observations and churners' lead
     days, each lead day taken at the Monday on or before it), with outcomes up to today."""
-    accounts = learning._accounts()
+    accounts = learning_data._accounts()
     features = fit["features"]
     keys = {f.kind: f.key for f in features}
-    rows = learning.feature_rows(dates, features, accounts)
+    rows = learning_data.feature_rows(dates, features, accounts)
     rows["score"] = learning.score_rows(rows, definition["measures"], keys)
     # No data on any learned measure: the scorer gives no score, so the report counts none.
     rows = rows[rows["score"].notna()].copy()
     rows["color"] = _colors(rows["score"], definition["bands"])
-    rows["churned"] = learning.label(rows, accounts, window, today - timedelta(days=1))
+    rows["churned"] = learning_data.label(rows, accounts, window, today - timedelta(days=1))
     rows["ever_churned"] = rows["account_id"].map(accounts["churn_day"]).notna().to_numpy()
     first, last = dates[0], dates[-1] + timedelta(days=window)
     churn = accounts["churn_day"].dropna()
@@ -120,7 +120,7 @@ def _forward_frames(fit, definition, dates, window, today):
     leads = pd.DataFrame(lead_rows, columns=["account_id", "days_before", "day"])
     leads["monday"] = leads["day"].map(lambda d: d - timedelta(days=d.weekday()))
     mondays = sorted(leads["monday"].unique())
-    scored = learning.feature_rows(mondays, features, accounts)
+    scored = learning_data.feature_rows(mondays, features, accounts)
     scored["score"] = learning.score_rows(scored, definition["measures"], keys)
     scored["color"] = _colors(scored["score"], definition["bands"])
     leads = leads.merge(
@@ -135,8 +135,8 @@ def _forward_frames(fit, definition, dates, window, today):
 def _forward_comparison(fit, definition, current, window, today, minimums) -> dict:
     after = fit["as_of"] + timedelta(days=1)
     # Dates whose window ends by the last usage data: after it every account looks silent.
-    last = min(today, learning.data_end() or today)
-    dates = learning.observation_dates(after, last - timedelta(days=window + 1))
+    last = min(today, learning_data.data_end() or today)
+    dates = learning_data.observation_dates(after, last - timedelta(days=window + 1))
     base = {
         "what": f"Out of sample in time: observation dates after {fit['as_of']}, the draft "
         "scored with the data of each date, the current version from its stored history.",

@@ -32,7 +32,7 @@ from bench.data import log
 from bench.registry import Case, Context, benchmark, group
 from bench.services import rss_probe
 from bench.year import year_data
-from health import learning
+from health import learning, learning_data
 from health.drafts import learn_scorecard
 from health.models import HealthSnapshot, LearnedScorecard, Scorecard
 from health.validation import LEAD_DAYS
@@ -128,13 +128,13 @@ def learn_once(as_of: str, today: str) -> int:
 def fit_matrix(as_of: date, today: date, window: int = 60) -> dict:
     """The fit's inputs as ``health.learning.fit`` builds them: per fold the scaled training
     and test matrices, and the whole scaled matrix (for the final fit)."""
-    accounts = learning._accounts()
+    accounts = learning_data._accounts()
     first = DailyAccountUsage.objects.order_by("date").values_list("date", flat=True).first()
-    dates = learning.observation_dates(first, as_of - timedelta(days=window))
-    features = learning.candidates(key_feature_names())
+    dates = learning_data.observation_dates(first, as_of - timedelta(days=window))
+    features = learning_data.candidates(key_feature_names())
     keys = [f.key for f in features]
-    rows = learning.feature_rows(dates, features, accounts)
-    y = learning.label(rows, accounts, window, as_of)
+    rows = learning_data.feature_rows(dates, features, accounts)
+    y = learning_data.label(rows, accounts, window, as_of)
     folds = []
     for train, test in learning.time_folds(rows, window):
         scaling = learning.fit_scaling(rows.loc[train], keys)

@@ -16,7 +16,7 @@ from accounts.models import (
     DailyFeatureUsage,
     EventDefinition,
 )
-from health import learning
+from health import learning, learning_data
 from health.drafts import learn_scorecard, publish_learned
 from health.learning_runs import resume_learning, run_learning
 from health.models import LearnedScorecard, LearningRun, Scorecard
@@ -107,7 +107,7 @@ def test_bands_follow_the_alert_budget():
 
 
 def test_observation_dates_are_the_first_of_each_month():
-    assert learning.observation_dates(date(2025, 11, 15), date(2026, 2, 1)) == [
+    assert learning_data.observation_dates(date(2025, 11, 15), date(2026, 2, 1)) == [
         date(2025, 12, 1),
         date(2026, 1, 1),
         date(2026, 2, 1),
@@ -165,13 +165,13 @@ def test_a_learned_score_beats_the_default_out_of_sample_and_publishes_on_confir
 
     # Out of sample: observation dates after as_of, the default scorecard scored with the
     # data of each date against the draft.
-    after = learning.observation_dates(AS_OF + timedelta(days=1), TODAY - timedelta(days=61))
-    accounts = learning._accounts()
+    after = learning_data.observation_dates(AS_OF + timedelta(days=1), TODAY - timedelta(days=61))
+    accounts = learning_data._accounts()
     learned = report["compare_after"]["draft"]
     assert learned["available"] and learned["churned"] >= 5
     default_scores, labels = [], []
     for day in after:
-        ids = learning.active_on(accounts, day)
+        ids = learning_data.active_on(accounts, day)
         for result in score_chunk(ids, day, live=False):
             churn = accounts.at[result.account_id, "churn_day"]
             default_scores.append(result.score)

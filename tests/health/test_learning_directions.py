@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from health import learning
+from health import learning, learning_data
 
 
 def test_a_measure_fitted_against_its_meaning_is_left_out_with_the_reason():
@@ -102,7 +102,7 @@ def test_usage_is_ranked_among_the_accounts_of_each_date_as_the_peer_benchmark_r
     )
     # January, 3 with data: 1 -> (0 + 1) / 2 of 3; each 5 -> (1 + 3) / 2 of 3; no data stays.
     # February: 100 -> (1 + 2) / 2 of 2, 0 -> (0 + 1) / 2 of 2.
-    ranked = learning.ranked_on_each_date(rows, "event_rate").round(2).tolist()
+    ranked = learning_data.ranked_on_each_date(rows, "event_rate").round(2).tolist()
     assert ranked[:3] == [16.67, 66.67, 66.67] and ranked[3] != ranked[3]
     assert ranked[4:] == [75.0, 25.0]
     from health.peers import percentiles
