@@ -82,7 +82,8 @@ class ActivityChange(Measure):
     """Events per day in the last window against the baseline window before it, in %."""
 
     def quantity_words(self, params):
-        what = "key-feature activity" if params.get("events") else "activity"
+        keyed = params.get("events") or params.get("of") == "key_features"
+        what = "key-feature activity" if keyed else "activity"
         return (
             f"growth of {what} (the last {params['window_days']} days against the "
             f"{params['baseline_days']} before)"
@@ -90,7 +91,11 @@ class ActivityChange(Measure):
 
     def compute(self, ctx, params):
         recent, baseline = params["window_days"], params["baseline_days"]
+        # The value events fall before a churn while logins go on: key features (from the
+        # catalogue, as the other usage measures read them) say more than every event.
         names = list(params["events"])
+        if not names and params.get("of") == "key_features":  # versions from before "of"
+            names = key_features([])
         result = empty_result(ctx.account_ids)
         if names and (empty := unseen_events(ctx, names, result)) is not None:
             return empty
@@ -190,12 +195,24 @@ BEHAVIOURAL_MEASURES = (
         "activity_change",
         "Activity change",
         "Events per day in the last window vs the baseline window before it, in % change "
-        "(all events, or only the chosen ones).",
+        "(every event, the catalogue's key features, or the chosen events).",
         "%",
         (
             WINDOW,
             Param("baseline_days", 56, 7, 365, "integer", "Days before the window compared."),
-            EVENTS,
+            Param(
+                "events",
+                [],
+                kind="names",
+                help="Event names from the catalogue; empty: as 'of' says.",
+            ),
+            Param(
+                "of",
+                "all_events",
+                kind="choice",
+                choices=("all_events", "key_features"),
+                help="With no event names: every event, or the catalogue's key features.",
+            ),
             *_band(-60, 0, -100, 1000, " (% change)"),
             *PEER_PARAMS,
         ),

@@ -192,3 +192,29 @@ def test_a_contract_set_just_after_the_account_was_created_holds_before_it():
     )
     assert raw("price_per_seat", account, date(2026, 6, 1))[0] == 1200.0
     assert raw("days_to_renewal", account, date(2026, 6, 1))[0] == 287.0
+
+
+def test_activity_change_of_the_key_features_reads_the_catalogues_choice():
+    from accounts.models import EventDefinition
+
+    EventDefinition.objects.create(
+        name="report_shared", key_feature=True, first_seen_at=datetime(2025, 1, 1, tzinfo=UTC)
+    )
+    account = AccountFactory()
+    for day, shared, logins in ((date(2026, 2, 1), 56, 560), (date(2026, 3, 10), 7, 1000)):
+        DailyFeatureUsage.objects.create(
+            account=account, date=day, name="report_shared", event_count=shared
+        )
+        DailyFeatureUsage.objects.create(
+            account=account, date=day, name="login", event_count=logins
+        )
+        DailyAccountUsage.objects.create(account=account, date=day, event_count=shared + logins)
+    value, _ = raw("activity_change", account, date(2026, 3, 10), of="key_features")
+    assert value == -75.0  # 0.25 shared a day against 1: logins went up meanwhile
+    every, _ = raw("activity_change", account, date(2026, 3, 10))
+    # Every event: 1,007 in 28 days (35.96 a day) against 616 in 56 (11 a day): +226.95%.
+    assert every == pytest.approx(226.95, abs=0.01)
+    words = REGISTRY["activity_change"].quantity_words(
+        REGISTRY["activity_change"].defaults() | {"of": "key_features"}
+    )
+    assert words.startswith("growth of key-feature activity")
