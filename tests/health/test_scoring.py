@@ -154,18 +154,18 @@ def test_quiet_end_users_stay_green_a_silent_admin_turns_yellow(db, settings):
     scores = {r.account_id: r for r in score_chunk([quiet_users.pk, silent_admin.pk], AS_OF)}
     # The admin on all 28 days (benchmark 12), one key feature used, 28 times by the one
     # active user, the same pace as the 8 weeks before: usage, key-feature rate, feature
-    # breadth and the key feature's activity change all at 100; nothing else has data.
+    # breadth and activity change all at 100; nothing else has data.
     assert scores[quiet_users.pk].color == "green"
     assert scores[quiet_users.pk].score == 100.0
     silent = scores[silent_admin.pk]
     # usage: the admin 0 of 12 days -> 0 points (weight 15). Key-feature rate: 1 event / 10
     # active users = 0.1, against the other Growth account's 28: mid-rank percentile 25,
     # points from the 5th (0) to the 50th (100) percentile: (25 - 5) / 45 = 44.4 (15).
-    # Activity change counts the key feature: 1 report_created in the last 28 days and none
-    # in the 56 before, so no data and its weight shared; breadth 1 of 1 -> 100 points (10):
-    # (0 x 15 + 44.44 x 15 + 100 x 10) / 40 = 41.7
+    # Activity 281 events in 28 days vs 560 in the 56 before, +0.4% -> 100 points (15);
+    # breadth 1 of 1 -> 100 points (10):
+    # (0 x 15 + 44.44 x 15 + 100 x 15 + 100 x 10) / 55 = 57.6
     assert silent.color == "yellow"
-    assert silent.score == 41.7
+    assert silent.score == 57.6
     assert "0 of 1 admins meet their usage benchmark" in silent.explanation
 
 
