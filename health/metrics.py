@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
-from django.conf import settings
-from django.db.models import DecimalField, F, OuterRef, Q, Subquery
+from django.db.models import DecimalField, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import Account, ContractChange, DailyFeatureUsage, SurveyResponse
 from health.choices import Color
+from health.measures import ids_lookup, key_features
 from health.models import HealthSnapshot
 from journeys.models import AccountMilestone, Escalation
 
@@ -39,8 +39,9 @@ DEFINITIONS = {
     "csat": "Share of CSAT answers in the period that are 4 or 5 (satisfied), in %.",
     "customer_lifetime_value": "Average revenue per account per month x expected lifetime in "
     "months, the lifetime being 1 / the monthly churn rate of the period.",
-    "adoption_rate": "Accounts active in the period that used a core feature "
-    "(CORE_FEATURES) / accounts active in the period, in %.",
+    "adoption_rate": "Accounts active in the period that used a key feature (the event "
+    "catalogue's, else its suggestions, else CORE_FEATURES) / accounts active in the period, "
+    "in %.",
     "time_to_value_median_days": "Median days from contract start to the first-value milestone, "
     "for accounts reaching it in the period.",
     "time_to_value_p75_days": "75th percentile of the same days.",
@@ -268,13 +269,15 @@ def portfolio_metrics(
     nps = surveys[surveys["kind"] == "nps"]["score"]
     csat = surveys[surveys["kind"] == "csat"]["score"]
 
-    core = DailyFeatureUsage.objects.filter(
-        account_id__in=accounts.loc[alive_in_period, "id"].tolist(),
-        date__gte=start,
-        date__lte=end,
-        name__in=settings.CORE_FEATURES,
+    # The key features of the event catalogue, as the health measures read them (a product
+    # whose events have other names than CORE_FEATURES would otherwise adopt nothing). One
+    # EXISTS per account on the roll-up's (account, date, name) index: 9 ms for the bench's
+    # 300 accounts against 35 ms for a DISTINCT over the period's rows (psql, same run).
+    used = DailyFeatureUsage.objects.filter(
+        account=OuterRef("pk"), date__gte=start, date__lte=end, name__in=key_features([])
     )
-    adopters = core.values("account_id").distinct().count()
+    alive_ids = accounts.loc[alive_in_period, "id"].tolist()
+    adopters = Account.objects.filter(id__in=ids_lookup(alive_ids)).filter(Exists(used)).count()
 
     first_value = pd.DataFrame(
         AccountMilestone.objects.filter(

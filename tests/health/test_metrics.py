@@ -72,7 +72,7 @@ def values(result):
 
 
 def test_the_metrics_match_the_hand_computed_example(book, django_assert_max_num_queries):
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):  # 7, and the event catalogue's key features
         result = portfolio_metrics(*MARCH)
     got = values(result)
     assert got["churn_rate"] == 20.0  # 1 of 5
@@ -311,7 +311,7 @@ def test_the_queries_do_not_grow_with_the_accounts(django_assert_max_num_queries
     for i in range(40):
         account = contract_account(1000 + i, renewal_date=date(2026, 3, 1 + i % 28))
         change_contract(account, at(3, 1 + i % 28), arr=900 + i, renewal_date=date(2027, 3, 1))
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):  # 7, and the event catalogue's key features
         result = portfolio_metrics(*MARCH, today=date(2026, 11, 26))
     assert result["counts"]["renewals_due"] == 40
 
@@ -351,3 +351,12 @@ def test_at_risk_renewals_are_the_not_green_accounts_renewing_within_90_days():
     # A past period uses that day's snapshot colour: everyone was green on 2026-03-01.
     past = portfolio_metrics(date(2026, 2, 1), date(2026, 3, 1), today=today)
     assert {m["name"]: m["value"] for m in past["metrics"]}["at_risk_renewals"] == 0
+
+
+def test_adoption_counts_the_event_catalogues_key_features(book):
+    from accounts.models import EventDefinition
+
+    # The admin chose login as the key feature: a2's login counts, a1's report_created not.
+    EventDefinition.objects.create(name="login", key_feature=True, first_seen_at=at(1, 1))
+    got = values(portfolio_metrics(*MARCH))
+    assert got["adoption_rate"] == pytest.approx(16.67, abs=0.01)  # 1 of 6 active in March
