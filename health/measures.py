@@ -87,12 +87,16 @@ class Context:
         first = EventDefinition.objects.aggregate(first=Min("first_seen_at"))["first"]
         return first.astimezone(UTC).date() if first else None
 
+    def covers(self, days: int) -> bool:
+        """Whether a look-back of ``days`` ending on the day lies within the usage data."""
+        start = self.as_of - timedelta(days=days - 1)
+        return self.data_start is None or start >= self.data_start
+
     def uncovered(self, days: int, result: pd.DataFrame) -> pd.DataFrame | None:
         """``result`` with the reason when a look-back of ``days`` starts before the first
         usage data: a window the product has no data for would read as no use at all (a
         false zero, or a false surge of a change against it); None when it is covered."""
-        start = self.as_of - timedelta(days=days - 1)
-        if self.data_start is None or start >= self.data_start:
+        if self.covers(days):
             return None
         result["note"] = (
             f"its {days}-day look-back starts before the first usage data "

@@ -175,18 +175,18 @@ class KeyContactEngagement(Measure):
         )
         # Not seen in a look-back that starts before the data began: maybe active before
         # it, so no data rather than the whole look-back.
-        unseen = np.nan if ctx.uncovered(lookback, result.iloc[:0].copy()) is not None else None
+        covered = ctx.covers(lookback)
         accounts, raws, notes = sorted(with_keys), [], []
         for account_id in accounts:
             if account_id in last_seen:
                 days = (ctx.as_of - last_seen[account_id]).days
                 raws.append(float(days))
                 notes.append(f"a key contact was active {days} days ago")
-            elif unseen is None:
+            elif covered:
                 raws.append(float(lookback))
                 notes.append(f"no key contact active in {lookback} days")
             else:
-                raws.append(unseen)
+                raws.append(np.nan)
                 notes.append(f"no key contact active since the data began ({ctx.data_start})")
         result.loc[accounts, "raw"] = raws
         result.loc[accounts, "note"] = notes
