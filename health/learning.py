@@ -50,6 +50,10 @@ LOW_Q, HIGH_Q = 0.05, 0.95
 # A feature must differ between accounts more than it moves with the date: tenure when every
 # account started together is the calendar in disguise (all of them older every month).
 MIN_WITHIN_DAY = 0.5
+# Nor may its typical value move with the calendar by more than half its spread between
+# accounts over the training dates: tenure of a portfolio that started within a year or two
+# (every account older each month) would score every account riskier as the months pass.
+MAX_DRIFT = 0.5
 EARN_AUC = 0.02  # what a measure with no expected direction must add to be fitted
 # The default alert budget: shares of the accounts that stay flagged red and yellow, i.e. the
 # false alarms accepted (17%) for the churners caught.
@@ -89,6 +93,51 @@ def _within_day_share(values: pd.Series, dates: pd.Series) -> float:
     return float((values - values.groupby(dates).transform("mean")).var() / total)
 
 
+def _drift(values: pd.Series, dates: pd.Series) -> tuple[float, tuple]:
+    """How far the median moved from the first training date to the last, in standard
+    deviations between accounts on the same day; and (first date, median, last date, median)."""
+    medians = values.groupby(dates).median().sort_index()
+    if len(medians) < 2:
+        return 0.0, (None, None, None, None)
+    spread = (values - values.groupby(dates).transform("mean")).std()
+    moved = abs(medians.iloc[-1] - medians.iloc[0])
+    drift = float(moved / spread) if spread and spread == spread else 0.0
+    return drift, (medians.index[0], medians.iloc[0], medians.index[-1], medians.iloc[-1])
+
+
+def _calendar_reason(values: pd.Series, dates: pd.Series) -> str | None:
+    """Why a feature reads the calendar rather than the account, or None."""
+    within = _within_day_share(values, dates)
+    if within < MIN_WITHIN_DAY:
+        return (
+            f"it moves with the calendar more than it differs between accounts ({within:.0%} "
+            "of its variation is between accounts on the same day): a score on it would read "
+            "the date, and drift after it"
+        )
+    drift, (first, before, last, after) = _drift(values, dates)
+    if drift > MAX_DRIFT:
+        return (
+            f"it moves with the calendar: its median went from {before:g} on {first:%Y-%m-%d} "
+            f"to {after:g} on {last:%Y-%m-%d}, {drift:.1f} times its spread between accounts, "
+            "so a score on it would drift after the fit"
+        )
+    return None
+
+
+def without_calendar(rows: pd.DataFrame, features: list[Candidate]) -> tuple[list[str], dict]:
+    """The features' keys without those that read the calendar (``_calendar_reason``), and
+    why each of those is left out. Percentiles of the day cannot drift and are not tested."""
+    keys, dropped = [], {}
+    for item in features:
+        values = rows[item.key].dropna()
+        reason = None if item.ranked or values.empty else _calendar_reason(values, rows["date"])
+        if reason:
+            dropped[item.key] = reason
+        else:
+            keys.append(item.key)
+    return keys, dropped
+
+
 def fit_scaling(rows: pd.DataFrame, keys: list[str]) -> Scaling:
     low, high, mean, dropped = {}, {}, {}, {}
     for key in keys:
@@ -101,14 +150,6 @@ def fit_scaling(rows: pd.DataFrame, keys: list[str]) -> Scaling:
             lo, hi = values.min(), values.max()
         if hi <= lo:
             dropped[key] = f"the same value ({lo:g}) on every training observation"
-            continue
-        within = _within_day_share(values, rows["date"][values.index]) if "date" in rows else 1
-        if within < MIN_WITHIN_DAY:
-            dropped[key] = (
-                f"it moves with the calendar more than it differs between accounts ("
-                f"{within:.0%} of its variation is between accounts on the same day): a score "
-                "on it would read the date, and drift after it"
-            )
             continue
         low[key], high[key] = float(lo), float(hi)
         mean[key] = float(((values - lo) / (hi - lo)).clip(0, 1).mean())
@@ -348,11 +389,12 @@ def fit(
             f"Too few churned accounts to learn from: {churned} churned observations before "
             f"{as_of}; a fit needs at least {MIN_CHURNED}.",
         )
-    keys, unearned = _earned(rows, y, [f.key for f in features], window)
+    keys, calendar = without_calendar(rows, features)
+    keys, unearned = _earned(rows, y, keys, window)
     cv = cross_validate(rows, y, keys, window)
     params = {f.key: f.params for f in features}
     model, scaling = _fit_expected_directions(rows, y, keys, cv["c"], params)
-    scaling.dropped.update(unearned)
+    scaling.dropped.update(calendar | unearned)
     measures = to_measures(model, scaling, features)
     if not measures:
         raise LearningError("as_of", "No measure carried any signal on the training data.")

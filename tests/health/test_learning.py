@@ -106,6 +106,38 @@ def test_bands_follow_the_alert_budget():
     }
 
 
+def test_a_feature_whose_median_drifts_with_the_calendar_is_left_out():
+    # Four accounts 100 apart, four monthly dates. "older" grows 30 a month for every account
+    # (tenure of a young portfolio), "steady" does not, "ranked" drifts but is a percentile
+    # of the day, which cannot drift, so it is not tested.
+    dates = [date(2026, m, 1) for m in (1, 2, 3, 4)]
+    rows = pd.DataFrame(
+        [
+            {"date": d, "older": base + 30 * t, "steady": base, "ranked": base + 30 * t}
+            for t, d in enumerate(dates)
+            for base in (0, 100, 200, 300)
+        ]
+    )
+    features = [
+        learning_data.Candidate("tenure"),
+        learning_data.Candidate("price_per_seat"),
+        learning_data.Candidate("license_utilisation", dict(learning_data.RANKED)),
+    ]
+    rows = rows.rename(columns={"older": "tenure", "steady": "price_per_seat"})
+    rows["license_utilisation"] = rows.pop("ranked")
+    keys, dropped = learning.without_calendar(rows, features)
+    assert keys == ["price_per_seat", "license_utilisation"]
+    # Within a day the values sit -150, -50, 50, 150 from the day's mean: standard deviation
+    # sqrt(4 * 50,000 / 15) = 115.5 over the 16 rows; the median moved from 150 to 240,
+    # 90 / 115.5 = 0.78 of it (more than MAX_DRIFT, 0.5). The share of the variance within
+    # days is 200,000 / 218,000 = 92%, so the older test alone would have kept it.
+    assert dropped["tenure"] == (
+        "it moves with the calendar: its median went from 150 on 2026-01-01 to 240 on "
+        "2026-04-01, 0.8 times its spread between accounts, so a score on it would drift "
+        "after the fit"
+    )
+
+
 def test_observation_dates_are_the_first_of_each_month():
     assert learning_data.observation_dates(date(2025, 11, 15), date(2026, 2, 1)) == [
         date(2025, 12, 1),
