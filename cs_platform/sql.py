@@ -6,8 +6,11 @@ does, and what makes their hot paths cheap:
 - ``unnest(rows, *types)``: ``UNNEST(%s::bigint[], %s::text[], ...)`` and its parameters, one
   array per column: many rows selected from a fixed number of parameters, where a VALUES list
   costs the server a parse of every value (ingest, roll-ups, dirty marks).
-- ``in_ids(ids)``: the right-hand side of an ``__in`` lookup as one ``bigint[]`` parameter:
-  Django sends a list of thousands of ids value by value, once per query (measures).
+- the ``__any`` lookup (``account_id__any=ids``): ``account_id = ANY(%s::bigint[])``, the ids
+  as one array parameter. Django's ``__in`` sends a list of thousands of ids value by value,
+  once per query, and ``IN (SELECT unnest(...))`` hides their number from the planner, which
+  then scanned a whole roll-up table for a 28-day window; ``= ANY`` is estimated element by
+  element and takes the (account, date) index (measures, scoring).
 - ``copy_upsert(model, columns, rows, conflict)``: thousands of rows written through COPY into
   a temporary table, then one INSERT ... SELECT ... ON CONFLICT (score writing); ``JSONText``
   marks a JSON column's value already serialised.
@@ -42,7 +45,7 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connection, connections, transaction
-from django.db.models.expressions import RawSQL
+from django.db.models import Field, ForeignObject, Lookup
 
 
 def unnest(rows, *types: str) -> tuple[str, list[list]]:
@@ -56,10 +59,25 @@ def unnest(rows, *types: str) -> tuple[str, list[list]]:
     return "UNNEST(" + ", ".join(f"%s::{t}[]" for t in types) + ")", columns
 
 
-def in_ids(ids) -> RawSQL:
-    """``field__in=in_ids(ids)``: the ids as one ``bigint[]`` parameter (ids are bigint)."""
-    fragment, params = unnest([(int(i),) for i in ids], "bigint")
-    return RawSQL(f"SELECT * FROM {fragment}", params)
+class AnyOf(Lookup):
+    """``field__any=ids``: ``field = ANY(%s::bigint[])`` with the ids (bigint, as every id is)
+    as one array parameter; an empty list matches nothing."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):
+        return "%s", [[int(v) for v in value]]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs}::bigint[])", (*lhs_params, *rhs_params)
+
+
+# Foreign keys keep lookups of their own (account_id__any as much as id__any).
+Field.register_lookup(AnyOf)
+ForeignObject.register_lookup(AnyOf)
 
 
 # --- COPY ----------------------------------------------------------------------------------

@@ -105,7 +105,7 @@ class ActivityChange(Measure):
         base_start = start - timedelta(days=baseline)
         # Every event: the account roll-up, a tenth of the rows of the per-name one.
         day = DailyAccountUsage.objects if not names else DailyFeatureUsage.objects
-        day = day.filter(account_id__in=ctx.ids, date__gte=base_start, date__lte=end)
+        day = day.filter(account_id__any=ctx.account_ids, date__gte=base_start, date__lte=end)
         if names:
             day = day.filter(name__in=names)
         rows = (

@@ -28,6 +28,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+import cs_platform.sql  # noqa: F401  (the __any lookup)
 from accounts.catalogue import measured_feature_names
 from accounts.choices import Persona
 from accounts.models import (
@@ -39,7 +40,6 @@ from accounts.models import (
     DailyFeatureUsage,
     EventDefinition,
 )
-from cs_platform.sql import in_ids
 
 PERSONA_LABELS = dict(Persona.choices)
 PERSONA_PLURALS = {
@@ -69,7 +69,6 @@ class Context:
 
     def __init__(self, account_ids: list[int], as_of: date):
         self.account_ids = list(account_ids)
-        self.ids = ids_lookup(self.account_ids)
         self._contact_days: dict[int, pd.DataFrame] = {}
         self._feature_counts: dict[tuple, pd.DataFrame] = {}
         self._seen: dict[tuple, bool] = {}
@@ -107,7 +106,7 @@ class Context:
     @cached_property
     def accounts(self) -> pd.DataFrame:
         columns = ["id", "renewal_date", "licenses_purchased", "contract_start"]
-        rows = Account.objects.filter(id__in=self.ids).values_list(*columns)
+        rows = Account.objects.filter(id__any=self.account_ids).values_list(*columns)
         return pd.DataFrame(rows, columns=columns).set_index("id")
 
     @cached_property
@@ -123,7 +122,7 @@ class Context:
         first one on or after the day (annual terms): the renewal a customer who stayed had
         ahead of it then."""
         rows = (
-            ContractChange.objects.filter(account_id__in=self.ids)
+            ContractChange.objects.filter(account_id__any=self.account_ids)
             .order_by("account_id", "changed_at", "id")
             .values_list("account_id", "changed_at", "arr_after", "renewal_date_after")
         )
@@ -148,7 +147,7 @@ class Context:
 
     def known_contacts(self):
         """Active contacts known by the day (first seen then, or with no first-seen date)."""
-        return Contact.objects.filter(account_id__in=self.ids, is_active=True).filter(
+        return Contact.objects.filter(account_id__any=self.account_ids, is_active=True).filter(
             Q(first_seen_at__isnull=True) | Q(first_seen_at__lte=self.day_end)
         )
 
@@ -194,7 +193,7 @@ class Context:
                     name__in=names, first_seen_at__lte=self.day_end
                 ).exists()
                 or DailyFeatureUsage.objects.filter(
-                    account_id__in=self.ids, name__in=names, date__lte=self.as_of
+                    account_id__any=self.account_ids, name__in=names, date__lte=self.as_of
                 ).exists()
             )
         return self._seen[key]
@@ -207,7 +206,7 @@ class Context:
             start, end = self.window(days)
             rows = (
                 DailyFeatureUsage.objects.filter(
-                    account_id__in=self.ids, date__gte=start, date__lte=end, name__in=names
+                    account_id__any=self.account_ids, date__gte=start, date__lte=end, name__in=names
                 )
                 .order_by()
                 .values("account_id", "name")
@@ -232,14 +231,6 @@ def first_anniversary_on_or_after(day: date, floor: date) -> date:
             return earlier
         years -= 1
     return day
-
-
-def ids_lookup(ids: list[int]):
-    """The right-hand side of ``account_id__in``: beyond a few ids one array parameter, because
-    Django prepares a list of thousands of ids value by value, once per query."""
-    if len(ids) > 20:
-        return in_ids(ids)
-    return ids
 
 
 def empty_result(ids) -> pd.DataFrame:
@@ -504,7 +495,7 @@ class UsageTrend(Measure):
             return empty
         rows = (
             DailyAccountUsage.objects.filter(
-                account_id__in=ctx.ids, date__gte=previous_start, date__lte=end
+                account_id__any=ctx.account_ids, date__gte=previous_start, date__lte=end
             )
             .values("account_id")
             .annotate(

@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import Account, ContractChange, DailyFeatureUsage, SurveyResponse
 from health.choices import Color
-from health.measures import ids_lookup, key_features
+from health.measures import key_features
 from health.models import HealthSnapshot
 from journeys.models import AccountMilestone, Escalation
 
@@ -277,7 +277,7 @@ def portfolio_metrics(
         account=OuterRef("pk"), date__gte=start, date__lte=end, name__in=key_features([])
     )
     alive_ids = accounts.loc[alive_in_period, "id"].tolist()
-    adopters = Account.objects.filter(id__in=ids_lookup(alive_ids)).filter(Exists(used)).count()
+    adopters = Account.objects.filter(id__any=alive_ids).filter(Exists(used)).count()
 
     first_value = pd.DataFrame(
         AccountMilestone.objects.filter(

@@ -14,7 +14,7 @@ import pandas as pd
 from django.db.models import Count, Max, Q
 
 from accounts.models import DailyContactUsage, SurveyResponse
-from health.measures import PERSONA_LABELS, Measure, Param, _band, empty_result, fmt, ids_lookup
+from health.measures import PERSONA_LABELS, Measure, Param, _band, empty_result, fmt
 from journeys.choices import Severity
 from journeys.models import AccountMilestone, Escalation
 
@@ -28,7 +28,7 @@ class SurveyMeasure(Measure):
     def compute(self, ctx, params):
         since = ctx.day_end - timedelta(days=params["lookback_days"])
         rows = SurveyResponse.objects.filter(
-            account_id__in=ctx.ids,
+            account_id__any=ctx.account_ids,
             kind=self.survey_kind,
             responded_at__gt=since,
             responded_at__lte=ctx.day_end,
@@ -93,7 +93,7 @@ class OpenEscalations(Measure):
     def compute(self, ctx, params):
         weights = params["severity_weights"]
         rows = (
-            Escalation.objects.filter(account_id__in=ctx.ids, opened_at__lte=ctx.day_end)
+            Escalation.objects.filter(account_id__any=ctx.account_ids, opened_at__lte=ctx.day_end)
             .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gt=ctx.day_end))
             .values("account_id", "severity")
             .annotate(n=Count("id"))
@@ -164,8 +164,8 @@ class KeyContactEngagement(Measure):
             return result
         last_seen = dict(
             DailyContactUsage.objects.filter(
-                account_id__in=ctx.ids,
-                contact_id__in=ids_lookup(keys["contact_id"].tolist()),
+                account_id__any=ctx.account_ids,
+                contact_id__any=keys["contact_id"].tolist(),
                 date__gte=start,
                 date__lte=end,
             )
@@ -204,7 +204,7 @@ class KeyContactEngagement(Measure):
 class MilestoneProgress(Measure):
     def compute(self, ctx, params):
         rows = (
-            AccountMilestone.objects.filter(account_id__in=ctx.ids)
+            AccountMilestone.objects.filter(account_id__any=ctx.account_ids)
             .values("account_id")
             .annotate(
                 reached=Count("id", filter=Q(reached_at__lte=ctx.day_end)),
@@ -239,7 +239,7 @@ class CsmSentimentMeasure(Measure):
 
         since = ctx.day_end - timedelta(days=params["lookback_days"])
         rows = CsmSentiment.objects.filter(
-            account_id__in=ctx.ids, set_at__gt=since, set_at__lte=ctx.day_end
+            account_id__any=ctx.account_ids, set_at__gt=since, set_at__lte=ctx.day_end
         ).values_list("account_id", "sentiment", "set_at", "id")
         frame = pd.DataFrame(rows, columns=["account_id", "sentiment", "at", "id"])
         result = empty_result(ctx.account_ids)

@@ -26,7 +26,7 @@ from accounts.choices import AccountStatus
 from accounts.models import Account, DirtyAccount
 from cs_platform.sql import JSONText, copy_upsert, take_queued
 from health.choices import Color
-from health.measures import REGISTRY, Context, ids_lookup, linear_points
+from health.measures import REGISTRY, Context, linear_points
 from health.models import AccountHealth, HealthChange, HealthSnapshot, ScorecardVersion
 from health.peers import peer_values
 from health.scorecards import active_versions, match
@@ -84,7 +84,7 @@ def band_color(score: float, bands: dict, previous: str = "") -> str:
 
 def _accounts_frame(account_ids: list[int], as_of: date, live: bool) -> pd.DataFrame:
     day_end = datetime.combine(as_of, time.max, UTC)
-    queryset = Account.objects.filter(id__in=ids_lookup(account_ids))
+    queryset = Account.objects.filter(id__any=account_ids)
     if live:
         queryset = queryset.filter(status=AccountStatus.ACTIVE)
     else:
@@ -106,7 +106,7 @@ def _snapshots(account_ids, days: list[date], with_components: date) -> dict:
         output_field=HealthSnapshot._meta.get_field("components"),
     )
     rows = (
-        HealthSnapshot.objects.filter(account_id__in=ids_lookup(account_ids), date__in=days)
+        HealthSnapshot.objects.filter(account_id__any=account_ids, date__in=days)
         .annotate(wanted=components)
         .values_list("account_id", "date", "score", "color", "wanted")
     )
@@ -145,9 +145,9 @@ def score_chunk(
     digests = {}
     if live:
         previous = {}
-        for a, c, s, day, digest in AccountHealth.objects.filter(
-            account_id__in=ids_lookup(ids)
-        ).values_list("account_id", "color", "score", "as_of", "digest"):
+        for a, c, s, day, digest in AccountHealth.objects.filter(account_id__any=ids).values_list(
+            "account_id", "color", "score", "as_of", "digest"
+        ):
             previous[a] = (c, s)
             if day == as_of:
                 digests[a] = digest
@@ -370,7 +370,7 @@ def write_scores(results: list[AccountScore], as_of: date, *, live: bool) -> lis
         written = [r for r in results if r.digest != r.previous_digest]
         same = [r.account_id for r in results if r.digest == r.previous_digest]
         if same:
-            AccountHealth.objects.filter(account_id__in=ids_lookup(same)).update(computed_at=now)
+            AccountHealth.objects.filter(account_id__any=same).update(computed_at=now)
     copy_upsert(
         HealthSnapshot,
         ["account_id", "date", "score", "color", "components", "measure_points", "explanation",

@@ -11,10 +11,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Account, DailyAccountUsage, DirtyAccount, EventUse, EventWeek
+from accounts.models import Account, Contact, DailyAccountUsage, DirtyAccount, EventUse, EventWeek
 from cs_platform import sql
 from health.models import HealthSnapshot
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, ContactFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def statements(queries) -> list[str]:
     return [q["sql"].split(" ")[0] for q in queries.captured_queries]
 
 
-# --- unnest / in_ids -----------------------------------------------------------------------
+# --- unnest / the __any lookup ---------------------------------------------------------------
 
 
 def test_unnest_sends_one_array_per_column():
@@ -57,13 +57,18 @@ def test_unnest_refuses_rows_that_do_not_match_the_types():
         sql.unnest([(1, 2), (3,)], "bigint", "bigint")
 
 
-def test_in_ids_finds_ids_beyond_a_32_bit_integer():
+def test_the_any_lookup_finds_ids_beyond_a_32_bit_integer_in_one_parameter():
     big = AccountFactory(id=BIG)
     small = AccountFactory()
     AccountFactory()  # not asked for
-    found = Account.objects.filter(id__in=sql.in_ids([BIG, small.pk, 999])).order_by("id")
-    assert list(found.values_list("id", flat=True)) == [small.pk, big.pk]
-    assert not Account.objects.filter(id__in=sql.in_ids([])).exists()
+    contact = ContactFactory(account=big)
+    found = Account.objects.filter(id__any=[BIG, small.pk, 999]).order_by("id")
+    with CaptureQueriesContext(connection) as queries:
+        assert list(found.values_list("id", flat=True)) == [small.pk, big.pk]
+    assert '"id" = ANY(' in queries.captured_queries[0]["sql"]
+    assert not Account.objects.filter(id__any=[]).exists()
+    # Through a foreign key as well, which is how the measures use it.
+    assert list(Contact.objects.filter(account_id__any=[BIG])) == [contact]
 
 
 # --- COPY ----------------------------------------------------------------------------------
