@@ -17,4 +17,6 @@ class CsPlatformConfig(AppConfig):
     verbose_name = "CS platform"
 
     def ready(self):
+        from cs_platform import sql  # noqa: F401  (registers the __any lookup before any query)
+
         post_migrate.connect(_sync_roles, dispatch_uid="cs_platform.sync_roles")
