@@ -44,6 +44,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
+from accounts.event_mix import compare_event_mix
 from accounts.models import (
     Account,
     Event,
@@ -436,3 +437,4 @@ def _compare_retained_and_churned(now) -> None:
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+    compare_event_mix(now)

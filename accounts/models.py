@@ -582,13 +582,29 @@ class EventDefinition(models.Model):
         help_text="Share of retained accounts using it minus share of churned ones (-1..1); "
         "empty without both samples.",
     )
+    mix_auc = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Chance that a retained account gave this event a larger share of its events "
+        "(last 28 days) than a churned account did in its 28 days before churning; 0.5: no "
+        "difference. Empty without both samples.",
+    )
+    mix_p = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="How often chance alone would give a share difference this large (one-sided "
+        "Mann-Whitney test).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     # Use in the WINDOW_DAYS days up to today (retained) or the day of churning (churned).
     WINDOW_DAYS = 28
-    # Suggested when more retained than churned accounts use it beyond chance: a one-sided
-    # two-proportion z-test at 97.5% (z >= 1.96).
+    # Suggested when more retained than churned accounts use it beyond chance (a one-sided
+    # two-proportion z-test at 97.5%, z >= 1.96), or when retained accounts give it a larger
+    # share of their events beyond chance at the same level (accounts/event_mix.py): a
+    # churner that still uses a feature, only less, shows in the second.
     SUGGEST_Z = 1.96
+    SUGGEST_P = 0.025
 
     class Meta:
         ordering = ["name"]
@@ -620,7 +636,17 @@ class EventDefinition(models.Model):
     @property
     def suggested(self) -> bool:
         z = self.difference_z
-        return z is not None and z >= self.SUGGEST_Z
+        return (z is not None and z >= self.SUGGEST_Z) or self.mix_suggests
+
+    @property
+    def mix_suggests(self) -> bool:
+        """Retained accounts give it a larger share of their events beyond chance."""
+        return (
+            self.mix_p is not None
+            and self.mix_auc is not None
+            and self.mix_auc > 0.5
+            and self.mix_p <= self.SUGGEST_P
+        )
 
     @property
     def comparison(self) -> str:
@@ -644,9 +670,26 @@ class EventDefinition(models.Model):
             f"{self.churned_accounts} churned accounts ({self.WINDOW_DAYS} days before "
             "churning): " + (f"{points:+d} points" if points else "no difference")
         )
-        if self.suggested:
-            return f"{text}, more than chance explains: a candidate key feature."
-        return f"{text}, within what chance explains." if points > 0 else f"{text}."
+        z = self.difference_z
+        if z is not None and z >= self.SUGGEST_Z:
+            text += ", more than chance explains"
+        elif points > 0:
+            text += ", within what chance explains"
+        text += "."
+        if self.mix_auc is not None:
+            text += (
+                " Retained accounts gave it a larger share of their events than churned ones "
+                f"in {self.mix_auc:.0%} of pairs"
+                + (
+                    ", more than chance explains"
+                    if self.mix_suggests
+                    else ", within what chance explains"
+                    if self.mix_auc > 0.5
+                    else ""
+                )
+                + "."
+            )
+        return f"{text} A candidate key feature." if self.suggested else text
 
 
 class EventUse(models.Model):

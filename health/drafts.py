@@ -22,7 +22,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.catalogue import key_feature_names
+from accounts.catalogue import measured_feature_names
 from health import learning, learning_data
 from health.measures import REGISTRY
 from health.models import LearnedScorecard, Scorecard, ScorecardMeasure, ScorecardVersion
@@ -185,7 +185,7 @@ def learn_scorecard(
     fit = learning.fit(
         as_of,
         window=window,
-        key_features=key_feature_names(),
+        key_features=measured_feature_names(),
         red_share=red_share,
         yellow_share=yellow_share,
         today=today,

@@ -58,8 +58,20 @@ class ComparisonSerializer(serializers.Serializer):
     z = serializers.FloatField(
         source="difference_z", allow_null=True, help_text="The difference in standard errors."
     )
+    mix_auc = serializers.FloatField(
+        allow_null=True,
+        help_text="Chance that a retained account gave it a larger share of its events (last "
+        "28 days) than a churned account did before churning; 0.5: no difference.",
+    )
+    mix_p = serializers.FloatField(
+        allow_null=True,
+        help_text="How often chance alone gives a share difference this large (one-sided "
+        "Mann-Whitney).",
+    )
     suggested = serializers.BooleanField(
-        help_text="More retained than churned accounts use it beyond chance (z >= 1.96)."
+        help_text="More retained than churned accounts use it beyond chance (z >= 1.96), or "
+        "retained accounts give it a larger share of their events beyond chance (mix_p <= "
+        "0.025)."
     )
     summary = serializers.CharField(source="comparison", help_text="The comparison in words.")
 

@@ -47,15 +47,19 @@ def test_it_counts_and_lists_each_name_with_its_suggestion(args):
 
     # report_shared (first seen before the churn): 4/4 retained against 0/4 churned; pooled
     # 1/2, standard error sqrt(1/4 * (1/4 + 1/4)) = 0.354, z = 1 / 0.354 = 2.83: suggested.
+    # Shares of events: retained 2/3 report_shared, 1/3 login; churned all login, so the
+    # retained share is the larger in every pair for report_shared and in none for login.
     assert lines == [
         "16 events counted.",
-        "  login: 8 accounts, used by 100% of retained / 100% of churned accounts",
-        "  report_shared: 4 accounts, used by 100% of retained / 0% of churned accounts "
-        "(suggested)",
+        "  login: 8 accounts, used by 100% of retained / 100% of churned accounts, retained "
+        "share of events larger in 0% of pairs",
+        "  report_shared: 4 accounts, used by 100% of retained / 0% of churned accounts, "
+        "retained share of events larger in 100% of pairs (suggested)",
     ]
     describe_event("login", key_feature=True)
     assert run()[1:] == [
-        "  login: 8 accounts, used by 100% of retained / 100% of churned accounts (key feature)",
+        "  login: 8 accounts, used by 100% of retained / 100% of churned accounts, retained "
+        "share of events larger in 0% of pairs (key feature)",
         lines[2],
     ]
 

@@ -63,4 +63,6 @@ class Command(BaseCommand):
                     f", used by {d.retained_share:.0%} of retained / {d.churned_share:.0%} "
                     "of churned accounts"
                 )
+            if d.mix_auc is not None:
+                shares += f", retained share of events larger in {d.mix_auc:.0%} of pairs"
             self.stdout.write(f"  {d.name}: {d.account_count} accounts{shares}{mark}")
