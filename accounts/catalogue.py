@@ -44,7 +44,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
-from accounts.event_mix import compare_event_mix
+from accounts.event_mix import REFERENCE, compare_event_mix
 from accounts.models import (
     Account,
     Event,
@@ -397,9 +397,7 @@ def _compare_retained_and_churned(now) -> None:
     use, definition, account = map(_table, (EventUse, EventDefinition, Account))
     sql = f"""
         WITH sender AS MATERIALIZED (
-            SELECT a.id, a.status = %(churned)s AS churned,
-                COALESCE(a.churned_at, %(now)s) AS at,
-                (COALESCE(a.churned_at, %(now)s) AT TIME ZONE 'UTC')::date AS day
+            SELECT {REFERENCE}
             FROM {account} a
             WHERE EXISTS (
                 SELECT 1 FROM {use} u WHERE u.account_id = a.id AND u.contact_id IS NULL

@@ -28,6 +28,10 @@ from accounts.choices import AccountStatus
 from accounts.models import Account, DailyFeatureUsage, EventDefinition
 
 WINDOW_DAYS = EventDefinition.WINDOW_DAYS
+# An account ``a``'s reference moment, shared with the catalogue's first test: whether it
+# churned, when (else now, parameter ``now``) and that day in UTC.
+REFERENCE = """a.id, a.status = %(churned)s AS churned, COALESCE(a.churned_at, %(now)s) AS at,
+    (COALESCE(a.churned_at, %(now)s) AT TIME ZONE 'UTC')::date AS day"""
 
 
 def _table(model) -> str:
@@ -40,9 +44,7 @@ def window_counts(now) -> pd.DataFrame:
     account, usage = _table(Account), _table(DailyFeatureUsage)
     sql = f"""
         WITH sender AS MATERIALIZED (
-            SELECT a.id, a.status = %(churned)s AS churned,
-                COALESCE(a.churned_at, %(now)s) AS at,
-                (COALESCE(a.churned_at, %(now)s) AT TIME ZONE 'UTC')::date AS day
+            SELECT {REFERENCE}
             FROM {account} a
             WHERE a.status IN (%(churned)s, %(active)s)
         )
