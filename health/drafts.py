@@ -204,6 +204,7 @@ def learn_scorecard(
             {k: m[k] for k in ("kind", "weight", "coefficient", "says")}
             | {"label": REGISTRY[m["kind"]].label}
             | {"zero_at": m["params"]["zero_at"], "full_at": m["params"]["full_at"]}
+            | {"kept_because": m.get("kept_because")}
             for m in fit["measures"]
         ],
         "left_out": fit["dropped"],

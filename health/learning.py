@@ -210,28 +210,33 @@ def _earned(rows: pd.DataFrame, y: pd.Series, keys: list[str], window: int):
     """The keys without the measures that may point either way (tenure, price per seat, days
     to renewal) and do not earn their place: with no expected direction to hold them, a fit
     on a few dozen churns finds a slope in noise. Each joins only if it raises the
-    cross-validated AUC of the measures kept so far by EARN_AUC; returns (keys, left out)."""
+    cross-validated AUC of the measures kept so far by EARN_AUC; returns (keys, left out,
+    kept), the last two {key: why}."""
     # Those the scaling leaves out anyway (no data, constant, the calendar) say so there.
     either = [k for k in fit_scaling(rows, keys).low if REGISTRY[k].higher_is_better is None]
     kept = [k for k in keys if k not in either]
     if not either or not kept:
-        return keys, {}
+        return keys, {}, {}
     try:
         base = cross_validate(rows, y, kept, window)
     except LearningError:
-        return keys, {}
-    grid, before, left_out = (base["c"],), base["auc"], {}
+        return keys, {}, {}
+    grid, before, left_out, earned = (base["c"],), base["auc"], {}, {}
     for key in either:
         after = cross_validate(rows, y, [*kept, key], window, grid)["auc"]
         if after >= before + EARN_AUC:
             kept.append(key)
+            earned[key] = (
+                f"it may point either way and raised the cross-validated AUC by at least "
+                f"{EARN_AUC} ({before:.3f} without it, {after:.3f} with it)"
+            )
             before = after
         else:
             left_out[key] = (
                 f"it may point either way and did not raise the cross-validated AUC by "
                 f"{EARN_AUC} ({before:.3f} without it, {after:.3f} with it): left out as noise"
             )
-    return [k for k in keys if k in kept], left_out
+    return [k for k in keys if k in kept], left_out, earned
 
 
 def _direction_words(kind: str, lowers_risk: bool, params: dict | None = None) -> str:
@@ -390,12 +395,15 @@ def fit(
             f"{as_of}; a fit needs at least {MIN_CHURNED}.",
         )
     keys, calendar = without_calendar(rows, features)
-    keys, unearned = _earned(rows, y, keys, window)
+    keys, unearned, earned = _earned(rows, y, keys, window)
     cv = cross_validate(rows, y, keys, window)
     params = {f.key: f.params for f in features}
     model, scaling = _fit_expected_directions(rows, y, keys, cv["c"], params)
     scaling.dropped.update(calendar | unearned)
-    measures = to_measures(model, scaling, features)
+    measures = [
+        m | ({"kept_because": earned[m["kind"]]} if m["kind"] in earned else {})
+        for m in to_measures(model, scaling, features)
+    ]
     if not measures:
         raise LearningError("as_of", "No measure carried any signal on the training data.")
     scores = score_rows(rows, measures, {f.kind: f.key for f in features})

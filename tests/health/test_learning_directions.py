@@ -85,12 +85,17 @@ def test_a_measure_that_may_point_either_way_must_earn_its_place():
     rows["tenure"] = rng.uniform(0, 2000, len(rows))
     risk = -3 - rows["usage_frequency"] / 25 + (60 - rows["days_to_renewal"]) / 15
     y = pd.Series(rng.random(len(rows)) < 1 / (1 + np.exp(-risk)), index=rows.index)
-    keys, left_out = learning._earned(
+    keys, left_out, kept = learning._earned(
         rows, y, ["usage_frequency", "days_to_renewal", "tenure"], window=60
     )
     assert keys == ["usage_frequency", "days_to_renewal"]
     assert set(left_out) == {"tenure"}
     assert left_out["tenure"].startswith("it may point either way and did not raise the")
+    # The one that earned its place says so, with the AUC it added.
+    assert set(kept) == {"days_to_renewal"}
+    assert kept["days_to_renewal"].startswith(
+        "it may point either way and raised the cross-validated AUC by at least 0.02 ("
+    )
 
 
 def test_usage_is_ranked_among_the_accounts_of_each_date_as_the_peer_benchmark_ranks_it():

@@ -71,6 +71,8 @@ def _lines(draft) -> list[str]:
             f"  {m['weight']:>6.2f}%  {m['kind']:<24} {m['says']} "
             f"(0 points at {_value(m['zero_at'])}, 100 at {_value(m['full_at'])})"
         )
+        if m.get("kept_because"):
+            lines.append(f"           kept: {m['kept_because']}")
     for kind, why in report["left_out"].items():
         lines.append(f"  left out {kind}: {why}")
     bands = report["bands"]
