@@ -359,6 +359,17 @@ def _fit_expected_directions(
     raise LearningError("as_of", "No measure carried any signal on the training data.")
 
 
+def _without_key_features(key_features) -> dict:
+    """Why the key-feature measures are not candidates when there are no key features."""
+    if key_features:
+        return {}
+    why = (
+        "no key features: none is chosen in the event catalogue and it suggests none, so "
+        "there is nothing to count (activity change counts every event instead)"
+    )
+    return {"event_rate": why, "feature_breadth": why}
+
+
 def fit(
     as_of: date,
     *,
@@ -399,7 +410,7 @@ def fit(
     cv = cross_validate(rows, y, keys, window)
     params = {f.key: f.params for f in features}
     model, scaling = _fit_expected_directions(rows, y, keys, cv["c"], params)
-    scaling.dropped.update(calendar | unearned)
+    scaling.dropped.update(calendar | unearned | _without_key_features(key_features))
     measures = [
         m | ({"kept_because": earned[m["kind"]]} if m["kind"] in earned else {})
         for m in to_measures(model, scaling, features)

@@ -173,6 +173,14 @@ def test_an_outcome_after_as_of_changes_nothing_in_the_fit(key_feature):
     assert second["churned"] == first["churned"]
 
 
+def test_without_key_features_the_fit_says_why_it_has_no_key_feature_measures():
+    portfolio(n=70, churners=30)
+    report = learning.fit(AS_OF, key_features=[], today=TODAY)
+    assert {m["kind"] for m in report["measures"]}.isdisjoint({"event_rate", "feature_breadth"})
+    assert report["dropped"]["event_rate"].startswith("no key features: none is chosen")
+    assert report["dropped"]["feature_breadth"] == report["dropped"]["event_rate"]
+
+
 def test_a_learned_score_beats_the_default_out_of_sample_and_publishes_on_confirm(key_feature):
     portfolio()
     card = Scorecard.objects.get(is_default=True)
