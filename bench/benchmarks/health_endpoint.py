@@ -1,8 +1,9 @@
 """``GET /api/v1/accounts/{id}/health`` under concurrent load over real HTTP, against a trivial
 Django JSON view on the same server in the same run (issue 3: at least 0.6 of its rate).
 
-The setup starts gunicorn (as ingest_http's: 2 sync workers, the production worker class, on
-127.0.0.1, against the bench database) with ``DJANGO_SETTINGS_MODULE=bench.server_settings``:
+The setup starts gunicorn (as ingest_http's: 2 sync workers, not the gthread workers of
+``make run``'s gunicorn.conf.py, on 127.0.0.1, against the bench database) with
+``DJANGO_SETTINGS_MODULE=bench.server_settings``:
 the app's settings and URLs plus ``/bench/trivial``, a view returning ``{"ok": true}`` without
 database, cache or authentication. A read-scoped API token is issued for the demo admin.
 
