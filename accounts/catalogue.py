@@ -44,7 +44,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.choices import AccountStatus
-from accounts.event_mix import REFERENCE, compare_event_mix
+from accounts.event_mix import REFERENCE, compare_event_mix, quoted_table
 from accounts.models import (
     Account,
     Event,
@@ -226,7 +226,7 @@ def unsettled(now=None) -> tuple[int, datetime | None]:
     _ensure_state()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*), max(received_at) FROM {_table(Event)}"
+            f"SELECT count(*), max(received_at) FROM {quoted_table(Event)}"
             " WHERE id > %s AND received_at > %s",
             [_cursor(), now - SETTLE],
         )
@@ -255,21 +255,17 @@ def _horizon(after: int, settled_before) -> int | None:
     """The highest event id above ``after`` received at or before ``settled_before``."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT max(id) FROM {_table(Event)} WHERE id > %s AND received_at <= %s",
+            f"SELECT max(id) FROM {quoted_table(Event)} WHERE id > %s AND received_at <= %s",
             [after, settled_before],
         )
         return cursor.fetchone()[0]
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _fold(after: int, upto: int, now) -> int:
     """Add the events with ``after < id <= upto`` to EventUse, EventWeek and the counters of
     EventDefinition (creating definitions for new names), in one statement. Returns how
     many events it read."""
-    event, use, week, definition = map(_table, (Event, EventUse, EventWeek, EventDefinition))
+    event, use, week, definition = map(quoted_table, (Event, EventUse, EventWeek, EventDefinition))
     day_lo, day_hi = (f"{f}(occurred_at AT TIME ZONE 'UTC')::date" for f in ("min", "max"))
     sql = f"""
         WITH batch AS MATERIALIZED (
@@ -324,7 +320,7 @@ def _fold(after: int, upto: int, now) -> int:
 def _recount(upto: int, now) -> int:
     """EventUse, EventWeek and the counters of EventDefinition from the events with
     ``id <= upto``, into emptied tables. Returns how many events it read."""
-    event, use, week, definition = map(_table, (Event, EventUse, EventWeek, EventDefinition))
+    event, use, week, definition = map(quoted_table, (Event, EventUse, EventWeek, EventDefinition))
 
     def day(column: str) -> str:
         return f"({column} AT TIME ZONE 'UTC')::date"
@@ -394,7 +390,7 @@ def _compare_retained_and_churned(now) -> None:
     name in it when it first used it by then and last used it on one of those days (use
     after churning is rare and not told apart).
     """
-    use, definition, account = map(_table, (EventUse, EventDefinition, Account))
+    use, definition, account = map(quoted_table, (EventUse, EventDefinition, Account))
     sql = f"""
         WITH sender AS MATERIALIZED (
             SELECT {REFERENCE}

@@ -34,14 +34,15 @@ REFERENCE = """a.id, a.status = %(churned)s AS churned, COALESCE(a.churned_at, %
     (COALESCE(a.churned_at, %(now)s) AT TIME ZONE 'UTC')::date AS day"""
 
 
-def _table(model) -> str:
+def quoted_table(model) -> str:
+    """The model's table name quoted for raw SQL (this module's and the catalogue's)."""
     return connection.ops.quote_name(model._meta.db_table)
 
 
 def window_counts(now) -> pd.DataFrame:
     """Events per account and name in each account's window: account_id, churned, at (the
     reference moment), name, n."""
-    account, usage = _table(Account), _table(DailyFeatureUsage)
+    account, usage = quoted_table(Account), quoted_table(DailyFeatureUsage)
     sql = f"""
         WITH sender AS MATERIALIZED (
             SELECT {REFERENCE}
