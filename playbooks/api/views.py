@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
+from accounts.api.filters import UtcDateTimeFilter
 from cs_platform.api.permissions import HasScope, check_book, is_admin, require_admin
 from cs_platform.models import Scope
 from playbooks.actions import RetryError, reset_for_retry
@@ -84,7 +85,7 @@ class PlaybookViewSet(viewsets.ModelViewSet):
 class RunFilter(django_filters.FilterSet):
     trigger_kind = django_filters.ChoiceFilter(choices=TriggerKind.choices)
     status = django_filters.ChoiceFilter(choices=RunStatus.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    since = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
 
     class Meta:
         model = PlaybookRun

@@ -138,6 +138,19 @@ def failed_run(receiver):
     return run
 
 
+def test_runs_since_a_moment_with_any_offset_are_compared_in_utc(client, viewer, failed_run):
+    # PostgreSQL refuses offsets past +-15:59; ISO 8601 allows them (schemathesis sent -21:20).
+    client.force_login(viewer)
+    body = client.get("/api/v1/playbook-runs/", {"since": "0641-02-15T06:53:58-21:20"}).json()
+    assert [r["id"] for r in body["results"]] == [failed_run.pk]
+    assert (
+        client.get("/api/v1/playbook-runs/", {"since": "2999-01-01T00:00:00+23:00"}).json()[
+            "results"
+        ]
+        == []
+    )
+
+
 def test_runs_are_listed_with_their_attempts(client, viewer, failed_run):
     client.force_login(viewer)
     (run,) = client.get("/api/v1/playbook-runs/?status=failed").json()["results"]
