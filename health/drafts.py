@@ -99,7 +99,7 @@ def _training_comparison(fit: dict, current, minimums) -> dict:
 
 
 def _forward_frames(fit, definition, dates, window, today):
-    """The draft scored as of each date after ``as_of`` (observations and churners' lead
+    """The draft scored as of each date from ``as_of`` on (observations and churners' lead
     days, each lead day taken at the Monday on or before it), with outcomes up to today."""
     accounts = learning_data._accounts()
     features = fit["features"]
@@ -133,13 +133,15 @@ def _forward_frames(fit, definition, dates, window, today):
 
 
 def _forward_comparison(fit, definition, current, window, today, minimums) -> dict:
-    after = fit["as_of"] + timedelta(days=1)
+    # From as_of itself, as validate_health --start as_of counts: its outcomes lie after the
+    # fit's date, which saw none of them.
     # Dates whose window ends by the last usage data: after it every account looks silent.
     last = min(today, learning_data.data_end() or today)
-    dates = learning_data.observation_dates(after, last - timedelta(days=window + 1))
+    dates = learning_data.observation_dates(fit["as_of"], last - timedelta(days=window + 1))
     base = {
-        "what": f"Out of sample in time: observation dates after {fit['as_of']}, the draft "
-        "scored with the data of each date, the current version from its stored history.",
+        "what": f"Out of sample in time: observation dates from {fit['as_of']} on (outcomes "
+        "after it, which the fit never saw), the draft scored with the data of each date, "
+        "the current version from its stored history.",
         "dates": [d.isoformat() for d in dates],
     }
     if not dates:

@@ -203,9 +203,9 @@ def test_a_learned_score_beats_the_default_out_of_sample_and_publishes_on_confir
     # Every account started on the same day: tenure is the calendar, and is left out.
     assert "moves with the calendar" in report["left_out"]["tenure"]
 
-    # Out of sample: observation dates after as_of, the default scorecard scored with the
+    # Out of sample: observation dates from as_of on, the default scorecard scored with the
     # data of each date against the draft.
-    after = learning_data.observation_dates(AS_OF + timedelta(days=1), TODAY - timedelta(days=61))
+    after = learning_data.observation_dates(AS_OF, TODAY - timedelta(days=61))
     accounts = learning_data._accounts()
     learned = report["compare_after"]["draft"]
     assert learned["available"] and learned["churned"] >= 5
