@@ -88,7 +88,7 @@ def _features(chosen: bool) -> list[str]:
     wanted = Q(retained_accounts__gt=0, churned_accounts__gt=0)
     rows = EventDefinition.objects.filter(wanted | Q(key_feature=True) if chosen else wanted)
     fields = ("name", "key_feature", "retained_accounts", "retained_using", "churned_accounts")
-    rows = list(rows.only(*fields, "churned_using").order_by("name"))
+    rows = list(rows.only(*fields, "churned_using", "mix_auc", "mix_p").order_by("name"))
     picked = [d.name for d in rows if d.key_feature] if chosen else []
     return picked or [d.name for d in rows if d.suggested]
 

@@ -602,7 +602,9 @@ class EventDefinition(models.Model):
     # Suggested when more retained than churned accounts use it beyond chance (a one-sided
     # two-proportion z-test at 97.5%, z >= 1.96), or when retained accounts give it a larger
     # share of their events beyond chance at the same level (accounts/event_mix.py): a
-    # churner that still uses a feature, only less, shows in the second.
+    # churner that still uses a feature, only less, shows in the second. The first alone
+    # does not suggest a feature whose share of churners' events is no smaller (churners
+    # doing less of everything stop using rare events first).
     SUGGEST_Z = 1.96
     SUGGEST_P = 0.025
 
@@ -636,7 +638,15 @@ class EventDefinition(models.Model):
     @property
     def suggested(self) -> bool:
         z = self.difference_z
-        return (z is not None and z >= self.SUGGEST_Z) or self.mix_suggests
+        return (z is not None and z >= self.SUGGEST_Z and not self.mix_contradicts) or (
+            self.mix_suggests
+        )
+
+    @property
+    def mix_contradicts(self) -> bool:
+        """Fewer churners used it, yet churners gave it no smaller a share of their events:
+        they did less of everything, and this feature is no more telling than the rest."""
+        return self.mix_auc is not None and self.mix_auc <= 0.5
 
     @property
     def mix_suggests(self) -> bool:
@@ -689,6 +699,11 @@ class EventDefinition(models.Model):
                 )
                 + "."
             )
+            if z is not None and z >= self.SUGGEST_Z and self.mix_contradicts:
+                text += (
+                    " Churners did less of everything, not of this feature in particular: not "
+                    "a candidate on its own."
+                )
         return f"{text} A candidate key feature." if self.suggested else text
 
 

@@ -14,6 +14,7 @@ from accounts.catalogue import (
     key_feature_names,
     rebuild_event_catalogue,
     refresh_event_catalogue,
+    suggested_feature_names,
     weekly_volume,
 )
 from accounts.choices import AccountStatus
@@ -326,6 +327,36 @@ def test_a_feature_churners_still_used_but_less_is_suggested():
     assert not EventDefinition.objects.get(name="login").suggested
     assert "in 100% of pairs, more than chance explains. A candidate key feature." in (
         work.comparison
+    )
+
+
+def test_fewer_churners_using_a_feature_is_no_suggestion_when_they_did_less_of_everything(
+    django_assert_num_queries,
+):
+    # Retained: work_done 3 times and tip_viewed once each (tip's share 1/4). Churned: three
+    # did work_done and tip_viewed once each (share 1/2), three work_done only (share 0).
+    # Used by 6/6 against 3/6: pooled 9/12, standard error sqrt(3/4 * 1/4 * (1/6 + 1/6))
+    # = 0.25, z = 0.5 / 0.25 = 2.0, past 1.96. But the retained share 1/4 is larger in 18
+    # of the 36 pairs (against the zeros) and smaller in the other 18: U = 18, 0.5.
+    messages = []
+    for i in range(6):
+        kept = AccountFactory(name=f"K{i}")
+        left = AccountFactory(name=f"L{i}", status=AccountStatus.CHURNED, churned_at=CHURNED_AT)
+        messages += [track(kept, "work_done", at(5, 20 + d)) for d in range(3)]
+        messages += [track(kept, "tip_viewed", at(5, 25)), track(left, "work_done", at(4, 20))]
+        if i < 3:
+            messages += [track(left, "tip_viewed", at(4, 21))]
+    ingest(*messages, received_at=NOW - timedelta(hours=1))
+    refresh_event_catalogue(now=NOW)
+    tip = EventDefinition.objects.get(name="tip_viewed")
+    assert tip.difference_z == pytest.approx(2.0)
+    assert tip.mix_auc == 0.5 and tip.mix_contradicts
+    with django_assert_num_queries(1):  # both tests' columns in one query, none deferred
+        names = suggested_feature_names()
+    assert not tip.suggested and "tip_viewed" not in names
+    assert tip.comparison.endswith(
+        "Churners did less of everything, not of this feature in particular: not a candidate "
+        "on its own."
     )
 
 
