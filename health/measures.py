@@ -118,9 +118,10 @@ class Context:
         after the fact) has its first change dated the day it was created; from its contract
         start until then it has the contract it was given first (the first ARR above zero
         and the first renewal date: a Segment group call creates the account, a REST call a
-        moment later sets its contract), its renewal date taken back a year at a time to the
-        first one on or after the day (annual terms): the renewal a customer who stayed had
-        ahead of it then."""
+        moment later sets its contract), its renewal date moved by whole years to the first
+        one on or after the day (annual terms): the renewal a customer who stayed had ahead
+        of it then. Forward too: a client that replays its history sends the renewal it had
+        first, and an account still here after that date had renewed."""
         rows = (
             ContractChange.objects.filter(account_id__any=self.account_ids)
             .order_by("account_id", "changed_at", "id")
@@ -219,18 +220,17 @@ class Context:
 
 
 def first_anniversary_on_or_after(day: date, floor: date) -> date:
-    """``day`` moved back whole years while it stays on or after ``floor`` (29 February
-    becomes the 28th in other years)."""
-    years = max(0, day.year - floor.year)
-    while years:
+    """The anniversary of ``day`` (whole years back or forward) that is the first on or
+    after ``floor``; 29 February becomes the 28th in other years."""
+
+    def moved(years: int) -> date:
         try:
-            earlier = day.replace(year=day.year - years)
+            return day.replace(year=day.year + years)
         except ValueError:
-            earlier = day.replace(year=day.year - years, day=28)
-        if earlier >= floor:
-            return earlier
-        years -= 1
-    return day
+            return day.replace(year=day.year + years, day=28)
+
+    years = floor.year - day.year
+    return moved(years) if moved(years) >= floor else moved(years + 1)
 
 
 def empty_result(ids) -> pd.DataFrame:

@@ -146,7 +146,22 @@ def test_a_renewal_on_29_february_goes_back_to_the_28th():
     from health.measures import first_anniversary_on_or_after
 
     assert first_anniversary_on_or_after(date(2028, 2, 29), date(2026, 6, 1)) == date(2027, 2, 28)
-    assert first_anniversary_on_or_after(date(2028, 2, 29), date(2028, 3, 1)) == date(2028, 2, 29)
+    assert first_anniversary_on_or_after(date(2028, 2, 29), date(2028, 3, 1)) == date(2029, 2, 28)
+    assert first_anniversary_on_or_after(date(2027, 2, 28), date(2028, 2, 29)) == date(2029, 2, 28)
+
+
+def test_a_first_renewal_that_passed_before_a_past_day_is_the_next_one_then():
+    # A client replaying its history sends the first renewal (10 March 2026), then today the
+    # current one: every past day reads the first, which an account still here renewed.
+    account = AccountFactory(contract_start=date(2025, 3, 10), renewal_date=date(2026, 3, 10))
+    account.renewal_date = date(2027, 3, 10)
+    account.save()
+    # 1 May 2026: 10 March 2026 has passed; 10 March 2027 is 313 days ahead (245 + 68).
+    assert raw("days_to_renewal", account, date(2026, 5, 1)) == (313.0, "renews in 313 days")
+    # 1 November 2026: 129 days to 10 March 2027 (30 + 31 + 31 + 28 + 9).
+    assert raw("days_to_renewal", account, date(2026, 11, 1))[0] == 129.0
+    # 1 February 2026: 37 days to 10 March 2026 (27 + 10).
+    assert raw("days_to_renewal", account, date(2026, 2, 1))[0] == 37.0
 
 
 def test_a_look_back_before_the_first_usage_data_is_no_data_not_a_zero():
