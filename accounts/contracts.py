@@ -4,7 +4,9 @@ Every write path records a ContractChange row in the same transaction as the cha
 bulk upsert (REST bulk and by-external-id, Segment group, CSV import) builds the rows from the
 before/after values it already holds and inserts them with one bulk_create; a single
 ``Account.save()`` (REST create/update, Django admin, application code) records its own row.
-Which path it was comes from ``contract_source``, a context the caller sets.
+Which path it was comes from ``contract_source``, a context the caller sets. A row is dated
+when it is written, except a Segment group call's: at the call's timestamp (never after now,
+never before the account's latest recorded change), so a replayed history keeps its dates.
 
 Portfolio metrics (health) read this history for ARR at a date, expansion, contraction and
 renewals; accounts itself knows nothing about them.

@@ -341,8 +341,13 @@ def _apply_groups(groups, results):
         if item["external_id"] not in existing and "name" not in item:
             item["name"] = item["external_id"]
     # The upsert marks what it wrote for recompute, in this transaction.
+    # Each account's contract change is dated at its (last) call's timestamp.
+    moments = {m["group_id"]: m["at"] for m in groups}
     written = upsert_accounts(
-        _sorted_by_key(_last_per_key(items)), all_or_nothing=False, source=ContractSource.SEGMENT
+        _sorted_by_key(_last_per_key(items)),
+        all_or_nothing=False,
+        source=ContractSource.SEGMENT,
+        moments=moments,
     )
     _record_upserts(groups, written, results)
     # group(userId, groupId) says the user belongs to the account: later identify and track

@@ -9,11 +9,12 @@ many queries as a batch of 10.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from rest_framework import serializers
@@ -139,14 +140,19 @@ class _Item:
 
 
 def upsert_accounts(
-    items: list[dict], *, all_or_nothing: bool = True, source: str = ContractSource.API
+    items: list[dict],
+    *,
+    all_or_nothing: bool = True,
+    source: str = ContractSource.API,
+    moments: dict[str, datetime] | None = None,
 ) -> list[ItemResult]:
     """Create or update accounts by external_id; only the keys present are changed.
 
     ``parent`` may name an existing account or another item of the batch, before or after
     this one. With ``all_or_nothing`` one rejected item means nothing is written. Every new
     account and every change of ARR or renewal date is recorded as a ContractChange from
-    ``source`` (one bulk insert for the batch).
+    ``source`` (one bulk insert for the batch), dated now or, for an external_id in
+    ``moments``, when the client says it happened (see ``_change_moments``).
     """
     batch = _validate(items, ACCOUNT_FIELDS, Account)
     for item in batch:
@@ -182,7 +188,7 @@ def upsert_accounts(
             if child.result.status == "created":
                 child.changed = ["parent_id"]  # the parent had no id when the child was inserted
         _update(Account, accepted, now)
-        _record_contract_changes(accepted, source, now)
+        _record_contract_changes(accepted, source, _change_moments(accepted, moments, now))
         mark_dirty(item.obj.pk for item in accepted if item.result.status != "unchanged")
     return _results(batch, created)
 
@@ -396,7 +402,29 @@ def _build_account(item, account, existing, owners, in_batch, now) -> _Item | No
     return pending_parent
 
 
-def _record_contract_changes(accepted, source, now) -> None:
+def _change_moments(accepted, moments: dict | None, now) -> dict:
+    """When each accepted item's contract change happened: the client's moment (a Segment
+    group call's timestamp: a replayed history dates each renewal and ARR change when it
+    was made) held between the account's latest recorded change and now, else now. An older
+    message arriving late is dated after the changes already recorded, so the history's
+    latest change is always the account's current terms."""
+    given = {
+        item.obj.pk: moments[item.result.key]
+        for item in accepted
+        if moments and item.result.key in moments and item.obj.pk is not None
+    }
+    latest = dict(
+        ContractChange.objects.filter(account_id__in=list(given))
+        .values("account_id")
+        .annotate(at=Max("changed_at"))
+        .values_list("account_id", "at")
+        if given
+        else []
+    )
+    return {pk: min(max(at, latest.get(pk, at)), now) for pk, at in given.items()} | {None: now}
+
+
+def _record_contract_changes(accepted, source, moments: dict) -> None:
     """One ContractChange per new account and per change of ARR or renewal date: one insert."""
     changes = []
     for item in accepted:
@@ -410,7 +438,7 @@ def _record_contract_changes(accepted, source, now) -> None:
         changes.append(
             ContractChange(
                 account_id=account.pk,
-                changed_at=now,
+                changed_at=moments.get(account.pk, moments[None]),
                 arr_before=before[0],
                 arr_after=account.arr,
                 renewal_date_before=before[1],

@@ -3,19 +3,21 @@ change of ARR or renewal date, and the bulk upsert does it without a query per a
 
 import base64
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.choices import ContractSource
 from accounts.contracts import contract_source
 from accounts.csv_import import import_accounts_csv
 from accounts.models import Account, ContractChange
 from accounts.upsert import upsert_accounts
+from health.measures import Context
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +103,43 @@ def test_a_segment_group_records_the_account_as_from_segment(client, issue_token
     grown = {**group, "messageId": "g2", "traits": {"arr": 4500}}
     client.post("/v1/group", json.dumps(grown), "application/json", HTTP_AUTHORIZATION=auth)
     assert [row[:2] + row[4:] for row in history("acme")][1:] == [(D(3000), D(4500), "segment")]
+
+
+def test_segment_group_changes_are_dated_at_the_calls_timestamp(client, issue_token):
+    raw, _ = issue_token("ingest")
+    auth = "Basic " + base64.b64encode(f"{raw}:".encode()).decode()
+
+    def send(message_id, at, **traits):
+        group = {
+            "type": "group", "messageId": message_id, "groupId": "acme", "timestamp": at,
+            "traits": traits,
+        }  # fmt: skip
+        response = client.post(
+            "/v1/group", json.dumps(group), "application/json", HTTP_AUTHORIZATION=auth
+        )
+        assert response.status_code == 200, response.content
+
+    # A replayed history: signed in March 2025, renewed in March 2026 at a higher price.
+    send("g1", "2025-03-15T09:00:00Z", name="Acme", arr=12000, renewal_date="2026-03-10")
+    send("g2", "2026-03-11T09:00:00Z", arr=15000, renewal_date="2027-03-10")
+    changes = ContractChange.objects.filter(account__external_id="acme").order_by("changed_at")
+    assert [c.changed_at for c in changes] == [
+        datetime(2025, 3, 15, 9, tzinfo=UTC),
+        datetime(2026, 3, 11, 9, tzinfo=UTC),
+    ]
+    account = Account.objects.get(external_id="acme")
+    before, after = Context([account.pk], date(2026, 2, 1)), Context([account.pk], date(2026, 5, 1))
+    assert before.contract.loc[account.pk].tolist() == [12000.0, date(2026, 3, 10)]
+    assert after.contract.loc[account.pk].tolist() == [15000.0, date(2027, 3, 10)]
+
+    # An older call arriving late changes the terms now, after the changes recorded; one
+    # from the future is dated now.
+    send("g3", "2025-06-01T09:00:00Z", arr=11000)
+    send("g4", "2999-01-01T00:00:00Z", arr=11500)
+    late, future = ContractChange.objects.filter(account=account).order_by("changed_at")[2:]
+    assert late.changed_at == datetime(2026, 3, 11, 9, tzinfo=UTC) and late.arr_after == 11000
+    assert future.changed_at <= timezone.now() and future.arr_after == 11500
+    assert Context([account.pk], date(2026, 2, 1)).contract.loc[account.pk, "arr"] == 12000.0
 
 
 def test_a_csv_import_records_as_csv_and_a_dry_run_records_nothing():
