@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Account
+from cs_platform.roles import ADMIN, has_role
 from playbooks.choices import (
     ActionKind,
     ActionStatus,
@@ -102,11 +103,23 @@ class PlaybookAction(models.Model):
     kind = models.CharField(max_length=20, choices=ActionKind.choices)
     params = models.JSONField(default=dict, blank=True)
 
+    # Credentials among the params: a webhook's signing secret, and a Slack incoming-webhook
+    # URL (whoever has it can post to the channel).
+    SECRET_PARAMS = {ActionKind.WEBHOOK: ("secret",), ActionKind.SLACK: ("url",)}
+    MASK = "********"
+
     class Meta:
         ordering = ["playbook", "position", "id"]
 
     def __str__(self):
         return f"{self.position}. {self.get_kind_display()}"
+
+    def params_shown_to(self, user) -> dict:
+        """The params as ``user`` may see them: credentials masked for everyone but admins."""
+        if user is not None and has_role(user, ADMIN):
+            return dict(self.params)
+        hidden = self.SECRET_PARAMS.get(self.kind, ())
+        return {k: (self.MASK if k in hidden and v else v) for k, v in self.params.items()}
 
 
 class PlaybookRun(models.Model):

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import ValidationError as ApiValidationError
 
 from accounts.models import Account
-from cs_platform.roles import ADMIN, ALL_ROLES, CSM, has_role, role_required, user_roles
+from cs_platform.roles import ADMIN, ALL_ROLES, CSM, role_required, user_roles
 from playbooks.api.views import retry_actions, runs_queryset
 from playbooks.backtest import backtest, preview
 from playbooks.choices import ActionKind, RunStatus, TaskPriority, TaskStatus, TriggerKind
@@ -89,15 +89,8 @@ def playbook_detail(request, pk):
         suppressed=Count("pk", filter=Q(status=RunStatus.SUPPRESSED)),
         failed=Count("pk", filter=Q(status=RunStatus.FAILED)),
     )
-    show_secrets = has_role(request.user, ADMIN)
     steps = [
-        {
-            "kind": a.get_kind_display(),
-            "params": {
-                k: ("********" if k == "secret" and not show_secrets else v)
-                for k, v in a.params.items()
-            },
-        }
+        {"kind": a.get_kind_display(), "params": a.params_shown_to(request.user)}
         for a in playbook.actions.all()
     ]
     return render(

@@ -12,6 +12,9 @@ from accounts.models import Account
 from cs_platform import roles
 from cs_platform.models import ApiToken, Scope, allowed_scopes
 
+# Writes to configuration that acts on every account (scorecards, playbooks): admin scope.
+ADMIN_WRITES = {m: {Scope.ADMIN} for m in ("POST", "PUT", "PATCH", "DELETE")}
+
 
 def required_scopes(request, view) -> set[str]:
     """A view may set ``scopes_by_method = {"POST": {"ingest"}}``; default: read or write."""

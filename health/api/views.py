@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from accounts.api.filters import UtcDateTimeFilter
 from accounts.dirty import mark_dirty
 from accounts.models import Account
-from cs_platform.api.permissions import check_book, require_admin
+from cs_platform.api.permissions import ADMIN_WRITES, check_book, require_admin
 from cs_platform.api.rows import Columns, Statement
 from health.api.serializers import (
     AccountHealthSerializer,
@@ -366,6 +366,7 @@ class ScorecardViewSet(viewsets.ModelViewSet):
         .order_by("is_default", "priority", "name")
     )
     serializer_class = ScorecardSerializer
+    scopes_by_method = ADMIN_WRITES  # a write-scope token of an admin cannot change scoring
     search_fields = ["name"]
     ordering_fields = ["priority", "name"]
 

@@ -7,11 +7,9 @@ from django.db import transaction
 from rest_framework import serializers
 
 from accounts.choices import Persona, TouchModel
-from cs_platform.api.permissions import is_admin
 from health.choices import Color
 from journeys.choices import Stage
 from playbooks.actions import clean_action
-from playbooks.choices import ActionKind
 from playbooks.models import (
     ActionAttempt,
     Playbook,
@@ -21,8 +19,6 @@ from playbooks.models import (
     Task,
 )
 from playbooks.triggers import clean_trigger
-
-MASK = "********"
 
 
 def nested_errors(error: forms.ValidationError) -> dict:
@@ -128,9 +124,7 @@ class PlaybookSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     def _shown(self, action):
         request = self.context.get("request")
-        if action.kind == ActionKind.WEBHOOK and not (request and is_admin(request.user)):
-            return {**action.params, "secret": MASK}
-        return action.params
+        return action.params_shown_to(request.user if request else None)
 
     @transaction.atomic
     def create(self, validated_data):

@@ -14,7 +14,13 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from accounts.api.filters import UtcDateTimeFilter
-from cs_platform.api.permissions import HasScope, check_book, is_admin, require_admin
+from cs_platform.api.permissions import (
+    ADMIN_WRITES,
+    HasScope,
+    check_book,
+    is_admin,
+    require_admin,
+)
 from cs_platform.models import Scope
 from playbooks.actions import RetryError, reset_for_retry
 from playbooks.api.serializers import (
@@ -28,8 +34,6 @@ from playbooks.api.serializers import (
 from playbooks.backtest import backtest, preview
 from playbooks.choices import ActionStatus, RunStatus, TaskStatus, TriggerKind
 from playbooks.models import ActionAttempt, Playbook, PlaybookRun, RunAction, Task
-
-ADMIN_WRITES = {m: {Scope.ADMIN} for m in ("POST", "PUT", "PATCH", "DELETE")}
 
 
 class ScopeOnly(HasScope):

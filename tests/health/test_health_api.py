@@ -333,6 +333,23 @@ def test_scorecard_edits_publish_versions_and_keep_old_history_readable(client, 
     )
 
 
+def test_scorecard_writes_need_the_admin_scope_even_from_an_admins_token(api, issue_token):
+    # Both tokens belong to admins; only the scope differs.
+    writer = api(issue_token("read", "write")[0])
+    card = Scorecard.objects.get(is_default=True)
+    assert writer.get("/api/v1/scorecards/").status_code == 200
+    refused = writer.post("/api/v1/scorecards/", SCORECARD, content_type="application/json")
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "This token lacks the admin scope."
+    url = f"/api/v1/scorecards/{card.pk}/"
+    assert writer.patch(url, {"name": "X"}, "application/json").status_code == 403
+    assert writer.delete(url).status_code == 403
+    assert not Scorecard.objects.filter(name__in=["Enterprise", "X"]).exists()
+    admin = api(issue_token("read", "admin")[0])
+    created = admin.post("/api/v1/scorecards/", SCORECARD, content_type="application/json")
+    assert created.status_code == 201, created.content
+
+
 def test_the_default_scorecard_cannot_be_deleted(client, cs_admin):
     client.force_login(cs_admin)
     default = Scorecard.objects.get(is_default=True)

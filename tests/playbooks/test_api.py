@@ -62,11 +62,33 @@ def test_csm_and_viewer_sessions_cannot_change_playbooks(client, request, who):
     assert client.get(detail).status_code == 200
 
 
-def test_the_webhook_secret_is_masked_for_non_admins(client, csm):
-    PlaybookActionFactory(kind="webhook", params={"url": "https://h.example.com", "secret": "s"})
-    client.force_login(csm)
-    (playbook,) = client.get(URL).json()["results"]
-    assert playbook["actions"][0]["params"]["secret"] == "********"
+SLACK_URL = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX"
+
+
+@pytest.mark.parametrize("who", ["csm", "viewer"])
+def test_credentials_are_masked_for_everyone_but_admins(client, request, cs_admin, who):
+    playbook = PlaybookFactory()
+    PlaybookActionFactory(
+        playbook=playbook,
+        kind="webhook",
+        position=0,
+        params={"url": "https://h.example.com", "secret": "s3cr3t"},
+    )
+    PlaybookActionFactory(
+        playbook=playbook, kind="slack", position=1, params={"url": SLACK_URL, "text": "Hi"}
+    )
+    client.force_login(request.getfixturevalue(who))
+    (shown,) = client.get(URL).json()["results"]
+    webhook, slack = (a["params"] for a in shown["actions"])
+    assert webhook == {"url": "https://h.example.com", "secret": "********"}
+    assert slack == {"url": "********", "text": "Hi"}  # the URL is the credential
+    page = client.get(f"/playbooks/{playbook.pk}/").content.decode()
+    assert "s3cr3t" not in page and SLACK_URL not in page and "https://h.example.com" in page
+
+    client.force_login(cs_admin)
+    (shown,) = client.get(URL).json()["results"]
+    assert [a["params"]["url"] for a in shown["actions"]] == ["https://h.example.com", SLACK_URL]
+    assert SLACK_URL in client.get(f"/playbooks/{playbook.pk}/").content.decode()
 
 
 @pytest.mark.parametrize(
