@@ -30,7 +30,7 @@ each other until PostgreSQL breaks the deadlock by failing one (issue 14: a 500)
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -47,6 +47,9 @@ MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_EVENT_NAME = 200
 MAX_ID_LENGTH = 255
+# An event may be timestamped this far ahead of its arrival (a device clock running fast);
+# beyond it the time is wrong, and a usage day in the future would be scored as if it came.
+FUTURE_TOLERANCE = timedelta(hours=24)
 CONFLICT_RETRIES = 3
 TYPES = {"track", "page", "screen", "identify", "group"}
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
@@ -201,6 +204,11 @@ def _validate(message, index: int, received_at, sent_at) -> dict:
             raise Rejected(f"event: longer than {MAX_EVENT_NAME} characters")
         if not user_id and not normal["group_id"]:
             raise Rejected("no userId and no context.groupId: the event cannot be linked")
+        if normal["at"] > received_at + FUTURE_TOLERANCE:
+            raise Rejected(
+                f"timestamp: {normal['at']:%Y-%m-%dT%H:%M:%SZ} is more than 24 hours after the "
+                "message arrived (check the sender's clock)"
+            )
         normal["name"] = name.strip()
         if kind in {"page", "screen"} and message.get("name"):
             normal["properties"] = {**normal["properties"], "name": message["name"]}

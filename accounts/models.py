@@ -428,7 +428,8 @@ class Note(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     kind = models.CharField(max_length=10, choices=NoteKind.choices, default=NoteKind.NOTE)
-    body = models.TextField()
+    # The same limit on every path: the API's serializer and the dashboard's form read it.
+    body = models.TextField(max_length=10_000)
     occurred_at = models.DateTimeField(help_text="When the call or meeting took place.")
     created_at = models.DateTimeField(auto_now_add=True)
 

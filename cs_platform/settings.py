@@ -243,6 +243,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "cs_platform.api.pagination.PagePagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "cs_platform.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "cs_platform.api.negotiation.JSONFirstNegotiation",
     "PAGE_SIZE": 50,
 }

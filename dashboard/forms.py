@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from accounts.choices import NoteKind
+from accounts.models import Note
 from cs_platform import roles
 from dashboard.models import SavedView
 from health.choices import Color, Sentiment
@@ -18,7 +19,9 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 class NoteForm(forms.Form):
     kind = forms.ChoiceField(choices=NoteKind.choices, initial=NoteKind.NOTE)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000)
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=Note._meta.get_field("body").max_length
+    )
     occurred_at = forms.DateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),

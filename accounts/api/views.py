@@ -115,6 +115,14 @@ class AccountViewSet(DirtyMarkingMixin, BulkUpsertMixin, viewsets.ModelViewSet):
     def account_id_of(instance) -> int:
         return instance.pk
 
+    def get_object(self):
+        """By external id on its route (OPTIONS asks for it to describe PUT), else by pk."""
+        if "external_id" not in self.kwargs:
+            return super().get_object()
+        account = get_object_or_404(self.get_queryset(), external_id=self.kwargs["external_id"])
+        self.check_object_permissions(self.request, account)
+        return account
+
     def perform_create(self, serializer):
         require_admin(self.request.user, "create accounts")
         with contract_source(ContractSource.API):  # the save records the new contract
@@ -133,9 +141,7 @@ class AccountViewSet(DirtyMarkingMixin, BulkUpsertMixin, viewsets.ModelViewSet):
     def by_external_id(self, request, external_id):
         """GET an account by external id; PUT creates it or updates the fields given."""
         if request.method == "GET":
-            return Response(
-                self.get_serializer(get_object_or_404(self.queryset, external_id=external_id)).data
-            )
+            return Response(self.get_serializer(self.get_object()).data)
         require_admin(request.user, "create or update accounts by external id")
         if not isinstance(request.data, dict):
             return Response({"non_field_errors": ["Expected a JSON object."]}, status=400)

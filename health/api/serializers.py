@@ -161,7 +161,14 @@ class ScorecardSerializer(serializers.ModelSerializer):
             "version",
         ]
 
+    LIST_FIELDS = ("plans", "touch_models", "industries", "stages")
+
     def validate(self, attrs):
+        # A form's "null" reaches a JSONField as JSON null, past its allow_null check.
+        nulls = {f: ["This field may not be null."] for f in self.LIST_FIELDS if f in attrs}
+        nulls = {f: why for f, why in nulls.items() if attrs[f] is None}
+        if nulls:
+            raise serializers.ValidationError(nulls)
         merged = {
             field: attrs.get(field, getattr(self.instance, field, None))
             for field in self.Meta.fields

@@ -222,6 +222,26 @@ def test_a_note_is_signed_by_its_author(client, csm):
     assert Note.objects.get().author == csm and response.json()["author"] == "csm"
 
 
+def test_a_note_longer_than_the_dashboard_allows_is_refused_by_the_api_too(client, csm):
+    from dashboard.forms import NoteForm
+
+    AccountFactory(external_id="acme", owner=csm)
+    client.force_login(csm)
+    too_long, longest = "x" * 10_001, "x" * 10_000
+    note = {"account": "acme", "occurred_at": "2026-03-02T09:00:00Z"}
+    response = client.post(
+        "/api/v1/notes/", {**note, "body": too_long}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"body": ["Ensure this field has no more than 10000 characters."]}
+    assert not NoteForm({"kind": "note", "body": too_long}).is_valid()
+    assert NoteForm({"kind": "note", "body": longest}).is_valid()
+    response = client.post(
+        "/api/v1/notes/", {**note, "body": longest}, content_type="application/json"
+    )
+    assert response.status_code == 201 and Note.objects.count() == 1
+
+
 def test_a_csm_moves_an_account_with_a_reason_and_it_is_recorded(client, csm):
     AccountFactory(external_id="acme", owner=csm)
     client.force_login(csm)

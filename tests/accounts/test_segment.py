@@ -3,9 +3,10 @@
 import base64
 import gzip
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Account, Contact, DailyAccountUsage, DirtyAccount, Event
 from tests.factories import AccountFactory, ContactFactory
@@ -234,6 +235,22 @@ def test_a_message_the_database_could_not_store_is_rejected_not_a_500(ingest, me
     first, second = response.json()["results"]
     assert first["status"] == "rejected" and reason in first["reason"]
     assert second["status"] == "accepted"
+
+
+def test_an_event_timestamped_more_than_a_day_ahead_is_rejected(ingest):
+    AccountFactory(external_id="acme")
+    soon = (timezone.now() + timedelta(hours=23)).isoformat()
+    body = {
+        "batch": [track("far", timestamp="9999-12-31T00:00:00Z"), track("soon", timestamp=soon)]
+    }
+    far, near = ingest("/v1/batch", body).json()["results"]
+    assert far["status"] == "rejected"
+    assert far["reason"] == (
+        "timestamp: 9999-12-31T00:00:00Z is more than 24 hours after the message arrived "
+        "(check the sender's clock)"
+    )
+    assert near["status"] == "accepted"  # within the day's tolerance of a fast clock
+    assert list(Event.objects.values_list("message_id", flat=True)) == ["soon"]
 
 
 def test_skew_correction_that_overflows_is_rejected(ingest):
