@@ -35,7 +35,11 @@ class AccountSerializer(serializers.ModelSerializer):
         help_text="External id of the parent account.",
     )
     stage = serializers.CharField(
-        source="journey.stage", read_only=True, default=None, help_text="Journey stage."
+        source="journey.stage",
+        read_only=True,
+        default=None,
+        allow_null=True,
+        help_text="Journey stage (null before the account enters one).",
     )
     traits = serializers.DictField(
         required=False, validators=[no_nul], help_text="Free-form attributes."
@@ -179,7 +183,9 @@ class SurveyResponseSerializer(serializers.ModelSerializer):
 
 class NoteSerializer(serializers.ModelSerializer):
     account = serializers.SlugRelatedField(slug_field="external_id", queryset=Account.objects.all())
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Null when imported."
+    )
 
     class Meta:
         model = Note

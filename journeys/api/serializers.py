@@ -15,7 +15,7 @@ from journeys.models import (
 
 class StageTransitionSerializer(serializers.ModelSerializer):
     account = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
-    moved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    moved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = StageTransition
@@ -49,10 +49,12 @@ class StageMoveSerializer(serializers.Serializer):
 
 class EscalationSerializer(serializers.ModelSerializer):
     account = serializers.SlugRelatedField(slug_field="external_id", queryset=Account.objects.all())
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     opened_at = serializers.DateTimeField(required=False, help_text="Default: now.")
-    feedback_score = serializers.IntegerField(source="feedback.score", read_only=True, default=None)
+    feedback_score = serializers.IntegerField(
+        source="feedback.score", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Escalation
@@ -122,7 +124,9 @@ class MilestoneTemplateSerializer(serializers.ModelSerializer):
 class AccountMilestoneSerializer(serializers.ModelSerializer):
     account = serializers.SlugRelatedField(slug_field="external_id", read_only=True)
     name = serializers.CharField(source="definition.name", read_only=True)
-    reached_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reached_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     is_overdue = serializers.BooleanField(read_only=True)
 
     class Meta:

@@ -39,6 +39,17 @@ def test_the_schema_generates_without_warnings_and_validates():
     assert schemes["segmentWriteKey"]["scheme"] == "basic"
 
 
+def test_fields_the_api_returns_as_null_are_nullable_in_the_schema():
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    schemas = json.loads(OpenApiJsonRenderer().render(document))["components"]["schemas"]
+    for component, field in (
+        ("Note", "author"), ("Account", "stage"), ("StageTransition", "moved_by"),
+        ("AccountMilestone", "reached_by"), ("Escalation", "owner"),
+        ("Escalation", "feedback_score"),
+    ):  # fmt: skip
+        assert schemas[component]["properties"][field].get("nullable") is True, (component, field)
+
+
 def test_the_schema_and_docs_are_served_without_a_cdn(client, csm):
     client.force_login(csm)
     assert client.get("/api/schema/").status_code == 200
