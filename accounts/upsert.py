@@ -188,7 +188,7 @@ def upsert_accounts(
             if child.result.status == "created":
                 child.changed = ["parent_id"]  # the parent had no id when the child was inserted
         _update(Account, accepted, now)
-        _record_contract_changes(accepted, source, _change_moments(accepted, moments, now))
+        _record_contract_changes(accepted, source, moments, now)
         mark_dirty(item.obj.pk for item in accepted if item.result.status != "unchanged")
     return _results(batch, created)
 
@@ -402,50 +402,53 @@ def _build_account(item, account, existing, owners, in_batch, now) -> _Item | No
     return pending_parent
 
 
-def _change_moments(accepted, moments: dict | None, now) -> dict:
-    """When each accepted item's contract change happened: the client's moment (a Segment
-    group call's timestamp: a replayed history dates each renewal and ARR change when it
-    was made) held between the account's latest recorded change and now, else now. An older
-    message arriving late is dated after the changes already recorded, so the history's
-    latest change is always the account's current terms."""
+def _change_moments(items, moments: dict | None, now) -> dict:
+    """When each item's contract change happened (account pk -> moment): the client's moment
+    (a Segment group call's timestamp: a replayed history dates each renewal and ARR change
+    when it was made) held between the account's latest recorded change and now; items
+    without one are left out (dated now). An older message arriving late is dated after the
+    changes already recorded, so the history's latest change is always the current terms."""
     given = {
         item.obj.pk: moments[item.result.key]
-        for item in accepted
-        if moments and item.result.key in moments and item.obj.pk is not None
+        for item in items
+        if moments and item.result.key in moments
     }
+    updated = [
+        item.obj.pk for item in items if item.obj.pk in given and item.result.status == "updated"
+    ]
     latest = dict(
-        ContractChange.objects.filter(account_id__in=list(given))
+        ContractChange.objects.filter(account_id__in=updated)
         .values("account_id")
         .annotate(at=Max("changed_at"))
         .values_list("account_id", "at")
-        if given
+        if updated
         else []
     )
-    return {pk: min(max(at, latest.get(pk, at)), now) for pk, at in given.items()} | {None: now}
+    return {pk: min(max(at, latest.get(pk, at)), now) for pk, at in given.items()}
 
 
-def _record_contract_changes(accepted, source, moments: dict) -> None:
-    """One ContractChange per new account and per change of ARR or renewal date: one insert."""
-    changes = []
+def _record_contract_changes(accepted, source, moments: dict | None, now) -> None:
+    """One ContractChange per new account and per change of ARR or renewal date: one insert
+    (and, for client moments of updated accounts, one query for their latest change)."""
+    changing = []
     for item in accepted:
-        account = item.obj
         if item.result.status == "created":
-            before = (None, None)
+            changing.append((item, (None, None)))
         elif item.result.status == "updated" and {"arr", "renewal_date"} & set(item.changed):
-            before = item.terms_before
-        else:
-            continue
-        changes.append(
-            ContractChange(
-                account_id=account.pk,
-                changed_at=moments.get(account.pk, moments[None]),
-                arr_before=before[0],
-                arr_after=account.arr,
-                renewal_date_before=before[1],
-                renewal_date_after=account.renewal_date,
-                source=source,
-            )
+            changing.append((item, item.terms_before))
+    at = _change_moments([item for item, _ in changing], moments, now)
+    changes = [
+        ContractChange(
+            account_id=item.obj.pk,
+            changed_at=at.get(item.obj.pk, now),
+            arr_before=before[0],
+            arr_after=item.obj.arr,
+            renewal_date_before=before[1],
+            renewal_date_after=item.obj.renewal_date,
+            source=source,
         )
+        for item, before in changing
+    ]
     ContractChange.objects.bulk_create(changes, batch_size=BATCH_SIZE)
 
 

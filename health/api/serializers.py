@@ -165,8 +165,11 @@ class ScorecardSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         # A form's "null" reaches a JSONField as JSON null, past its allow_null check.
-        nulls = {f: ["This field may not be null."] for f in self.LIST_FIELDS if f in attrs}
-        nulls = {f: why for f, why in nulls.items() if attrs[f] is None}
+        nulls = {
+            f: ["This field may not be null."]
+            for f in self.LIST_FIELDS
+            if f in attrs and attrs[f] is None
+        }
         if nulls:
             raise serializers.ValidationError(nulls)
         merged = {
